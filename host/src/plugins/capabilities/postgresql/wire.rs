@@ -1,0 +1,347 @@
+//! PostgreSQL binary wire values → `tributary-codec` values, without going
+//! through Rust types: each column's bytes are copied or re-framed directly.
+
+use tokio_postgres::types::{FromSql, Kind as PgKind, Type};
+use tributary_codec::{
+    Date, Encoder, Inet, Interval, Kind, Time, TimeTz, Timestamp, TimestampTz, Uuid,
+};
+
+use super::PgError;
+
+/// How one column's binary value is decoded.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Plan {
+    Bool,
+    Int2,
+    Int4,
+    Int8,
+    /// `oid` (u32) as int8.
+    Oid,
+    Float4,
+    Float8,
+    Numeric,
+    /// text, varchar, bpchar, name, enum labels, xml, citext-like text types.
+    Text,
+    /// The one-byte `"char"`.
+    Char,
+    Bytea,
+    Json,
+    Jsonb,
+    Date,
+    Time,
+    TimeTz,
+    Timestamp,
+    TimestampTz,
+    Uuid,
+    Inet,
+    Interval,
+    /// Array of the inner plan (never itself an array).
+    Array(Box<Plan>),
+    /// PostgreSQL's text output, obtained by a `::text` cast in the query.
+    Other,
+}
+
+impl Plan {
+    fn kind(&self) -> Kind {
+        match self {
+            Plan::Bool => Kind::Bool,
+            Plan::Int2 => Kind::Int2,
+            Plan::Int4 => Kind::Int4,
+            Plan::Int8 | Plan::Oid => Kind::Int8,
+            Plan::Float4 => Kind::Float4,
+            Plan::Float8 => Kind::Float8,
+            Plan::Numeric => Kind::Numeric,
+            Plan::Text | Plan::Char => Kind::Text,
+            Plan::Bytea => Kind::Bytea,
+            Plan::Json => Kind::Json,
+            Plan::Jsonb => Kind::Jsonb,
+            Plan::Date => Kind::Date,
+            Plan::Time => Kind::Time,
+            Plan::TimeTz => Kind::TimeTz,
+            Plan::Timestamp => Kind::Timestamp,
+            Plan::TimestampTz => Kind::TimestampTz,
+            Plan::Uuid => Kind::Uuid,
+            Plan::Inet => Kind::Inet,
+            Plan::Interval => Kind::Interval,
+            Plan::Array(_) => Kind::Array,
+            Plan::Other => Kind::Other,
+        }
+    }
+}
+
+fn scalar_plan(ty: &Type) -> Option<Plan> {
+    Some(match *ty {
+        Type::BOOL => Plan::Bool,
+        Type::INT2 => Plan::Int2,
+        Type::INT4 => Plan::Int4,
+        Type::INT8 => Plan::Int8,
+        Type::OID => Plan::Oid,
+        Type::FLOAT4 => Plan::Float4,
+        Type::FLOAT8 => Plan::Float8,
+        Type::NUMERIC => Plan::Numeric,
+        Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME | Type::XML | Type::UNKNOWN => {
+            Plan::Text
+        }
+        Type::CHAR => Plan::Char,
+        Type::BYTEA => Plan::Bytea,
+        Type::JSON => Plan::Json,
+        Type::JSONB => Plan::Jsonb,
+        Type::DATE => Plan::Date,
+        Type::TIME => Plan::Time,
+        Type::TIMETZ => Plan::TimeTz,
+        Type::TIMESTAMP => Plan::Timestamp,
+        Type::TIMESTAMPTZ => Plan::TimestampTz,
+        Type::UUID => Plan::Uuid,
+        Type::INET | Type::CIDR => Plan::Inet,
+        Type::INTERVAL => Plan::Interval,
+        _ => match ty.kind() {
+            // An enum's binary form is its label.
+            PgKind::Enum(_) => Plan::Text,
+            // A domain is sent in its base type's format.
+            PgKind::Domain(base) => return scalar_plan(base),
+            _ => return None,
+        },
+    })
+}
+
+/// The plan for a column type, and the SQL cast to apply when there is no binary
+/// decoder for it (`text` or `text[]`).
+pub fn plan_for(ty: &Type) -> (Plan, Option<&'static str>) {
+    if let Some(p) = scalar_plan(ty) {
+        return (p, None);
+    }
+    let elem = match ty.kind() {
+        PgKind::Array(e) => Some(e),
+        PgKind::Domain(base) => match base.kind() {
+            PgKind::Array(e) => Some(e),
+            _ => None,
+        },
+        _ => None,
+    };
+    match elem {
+        Some(e) => match scalar_plan(e) {
+            Some(p) => (Plan::Array(Box::new(p)), None),
+            None => (Plan::Array(Box::new(Plan::Other)), Some("text[]")),
+        },
+        None => (Plan::Other, Some("text")),
+    }
+}
+
+/// The raw binary bytes of any column (`None` = NULL).
+pub struct Raw<'a>(pub Option<&'a [u8]>);
+
+impl<'a> FromSql<'a> for Raw<'a> {
+    fn from_sql(_: &Type, raw: &'a [u8]) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+        Ok(Raw(Some(raw)))
+    }
+    fn from_sql_null(_: &Type) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+        Ok(Raw(None))
+    }
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+}
+
+fn malformed(what: &str) -> PgError {
+    PgError::local(format!("malformed {what} value from the server"))
+}
+
+fn be<const N: usize>(b: &[u8], at: usize, what: &str) -> Result<[u8; N], PgError> {
+    b.get(at..at + N)
+        .and_then(|s| s.try_into().ok())
+        .ok_or_else(|| malformed(what))
+}
+
+fn i32_at(b: &[u8], at: usize, what: &str) -> Result<i32, PgError> {
+    be::<4>(b, at, what).map(i32::from_be_bytes)
+}
+
+/// Writes one value.
+pub fn encode(enc: &mut Encoder, plan: &Plan, raw: Option<&[u8]>) -> Result<(), PgError> {
+    let Some(b) = raw else {
+        enc.null();
+        return Ok(());
+    };
+    match plan {
+        Plan::Bool => enc.bool(*b.first().ok_or_else(|| malformed("bool"))? != 0),
+        Plan::Int2 => enc.int2(i16::from_be_bytes(be(b, 0, "int2")?)),
+        Plan::Int4 => enc.int4(i32::from_be_bytes(be(b, 0, "int4")?)),
+        Plan::Int8 => enc.int8(i64::from_be_bytes(be(b, 0, "int8")?)),
+        Plan::Oid => enc.int8(u32::from_be_bytes(be(b, 0, "oid")?) as i64),
+        Plan::Float4 => enc.float4(f32::from_be_bytes(be(b, 0, "float4")?)),
+        Plan::Float8 => enc.float8(f64::from_be_bytes(be(b, 0, "float8")?)),
+        Plan::Numeric => {
+            let mut s = String::with_capacity(24);
+            numeric_text(b, &mut s)?;
+            enc.numeric(&s);
+        }
+        Plan::Text | Plan::Other => {
+            // Plan::Other columns were cast to text; both are UTF-8 (client_encoding).
+            if *plan == Plan::Text {
+                enc.text_bytes(b)
+            } else {
+                enc.other_bytes(b)
+            }
+        }
+        Plan::Char => {
+            let c = *b.first().unwrap_or(&0);
+            if c == 0 {
+                enc.text("");
+            } else if c.is_ascii() {
+                enc.text_bytes(&[c]);
+            } else {
+                // PostgreSQL's own text output for a high-bit "char".
+                enc.text(&format!("\\{c:03o}"));
+            }
+        }
+        Plan::Bytea => enc.bytea(b),
+        Plan::Json => enc.json(b),
+        Plan::Jsonb => match b.split_first() {
+            Some((1, rest)) => enc.jsonb(rest),
+            _ => return Err(malformed("jsonb")),
+        },
+        Plan::Date => enc.date(Date(i32::from_be_bytes(be(b, 0, "date")?))),
+        Plan::Time => enc.time(Time(i64::from_be_bytes(be(b, 0, "time")?))),
+        Plan::TimeTz => {
+            let micros = i64::from_be_bytes(be(b, 0, "timetz")?);
+            // The wire zone is seconds *west* of UTC.
+            let zone = i32_at(b, 8, "timetz")?;
+            enc.timetz(TimeTz {
+                micros,
+                offset_secs: -zone,
+            })
+        }
+        Plan::Timestamp => enc.timestamp(Timestamp(i64::from_be_bytes(be(b, 0, "timestamp")?))),
+        Plan::TimestampTz => {
+            enc.timestamptz(TimestampTz(i64::from_be_bytes(be(b, 0, "timestamptz")?)))
+        }
+        Plan::Uuid => enc.uuid(Uuid(be(b, 0, "uuid")?)),
+        Plan::Inet => {
+            let [family, bits, is_cidr, nb] = be::<4>(b, 0, "inet")?;
+            let v6 = match (family, nb) {
+                (2, 4) => false,
+                (3, 16) => true,
+                _ => return Err(malformed("inet")),
+            };
+            let mut addr = [0u8; 16];
+            let a = b.get(4..4 + nb as usize).ok_or_else(|| malformed("inet"))?;
+            addr[..a.len()].copy_from_slice(a);
+            enc.inet(&Inet {
+                v6,
+                bits,
+                addr,
+                cidr: is_cidr != 0,
+            })
+        }
+        Plan::Interval => enc.interval(Interval {
+            micros: i64::from_be_bytes(be(b, 0, "interval")?),
+            days: i32_at(b, 8, "interval")?,
+            months: i32_at(b, 12, "interval")?,
+        }),
+        Plan::Array(elem) => encode_array(enc, elem, b)?,
+    }
+    Ok(())
+}
+
+fn encode_array(enc: &mut Encoder, elem: &Plan, b: &[u8]) -> Result<(), PgError> {
+    let ndim = i32_at(b, 0, "array")?;
+    if !(0..=32).contains(&ndim) {
+        return Err(malformed("array"));
+    }
+    let mut dims = Vec::with_capacity(ndim as usize);
+    let mut at = 12;
+    let mut total: usize = if ndim == 0 { 0 } else { 1 };
+    for _ in 0..ndim {
+        let len = i32_at(b, at, "array")?;
+        let lb = i32_at(b, at + 4, "array")?;
+        let len = u32::try_from(len).map_err(|_| malformed("array"))?;
+        total = total
+            .checked_mul(len as usize)
+            .ok_or_else(|| malformed("array"))?;
+        dims.push((len, lb));
+        at += 8;
+    }
+    enc.begin_array(elem.kind(), &dims);
+    for _ in 0..total {
+        let len = i32_at(b, at, "array element")?;
+        at += 4;
+        if len < 0 {
+            enc.null();
+            continue;
+        }
+        let e = b
+            .get(at..at + len as usize)
+            .ok_or_else(|| malformed("array element"))?;
+        at += len as usize;
+        encode(enc, elem, Some(e))?;
+    }
+    Ok(())
+}
+
+/// PostgreSQL's binary numeric (base-10000 digits) as exact decimal text.
+pub fn numeric_text(b: &[u8], out: &mut String) -> Result<(), PgError> {
+    let h = |i| be::<2>(b, i, "numeric").map(u16::from_be_bytes);
+    let ndigits = h(0)? as usize;
+    let weight = h(2)? as i16 as i32;
+    let sign = h(4)?;
+    let dscale = h(6)? as usize;
+    match sign {
+        0x0000 | 0x4000 => {}
+        0xC000 => {
+            out.push_str("NaN");
+            return Ok(());
+        }
+        0xD000 => {
+            out.push_str("Infinity");
+            return Ok(());
+        }
+        0xF000 => {
+            out.push_str("-Infinity");
+            return Ok(());
+        }
+        _ => return Err(malformed("numeric")),
+    }
+    let mut digits = Vec::with_capacity(ndigits);
+    for i in 0..ndigits {
+        let d = h(8 + 2 * i)?;
+        if d >= 10_000 {
+            return Err(malformed("numeric"));
+        }
+        digits.push(d);
+    }
+    let digit = |i: i32| {
+        if i >= 0 && (i as usize) < digits.len() {
+            digits[i as usize]
+        } else {
+            0
+        }
+    };
+    if sign == 0x4000 && digits.iter().any(|&d| d != 0) {
+        out.push('-');
+    }
+    // Integer part: groups 0..=weight.
+    if weight < 0 {
+        out.push('0');
+    } else {
+        for i in 0..=weight {
+            let d = digit(i);
+            if i == 0 {
+                out.push_str(&d.to_string());
+            } else {
+                out.push_str(&format!("{d:04}"));
+            }
+        }
+    }
+    if dscale > 0 {
+        out.push('.');
+        let mut frac = String::with_capacity(dscale + 4);
+        let mut i = weight + 1;
+        while frac.len() < dscale {
+            frac.push_str(&format!("{:04}", digit(i)));
+            i += 1;
+        }
+        frac.truncate(dscale);
+        out.push_str(&frac);
+    }
+    Ok(())
+}

@@ -1,0 +1,77 @@
+//! Runtime configuration: limits, cache location and the PostgreSQL policy.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::capabilities::postgresql::{PgGrant, PgPolicy};
+
+/// How the plugin runtime runs plugins. `Default` gives sane limits.
+#[derive(Debug, Clone)]
+pub struct RuntimeConfig {
+    /// Linear-memory cap per plugin instance, in MiB (default 256).
+    pub memory_limit_mb: u64,
+    /// CPU budget of one call into a plugin (default 60 s). Measured in epoch ticks
+    /// during which the guest was running, so time spent waiting in host calls
+    /// (a PostgreSQL query) does not count; [`Self::call_timeout`] bounds that.
+    pub cpu_limit: Duration,
+    /// Wall-clock bound of one call into a plugin, host calls included (default 300 s).
+    pub call_timeout: Duration,
+    /// Granularity of the CPU budget and of cooperative yielding (default 10 ms).
+    pub epoch_tick: Duration,
+    /// Where compiled plugins are cached; `None` disables the cache.
+    /// Default: [`default_cache_dir`].
+    pub cache_dir: Option<PathBuf>,
+    /// Maximum WebAssembly stack per instance, in bytes (default 1 MiB).
+    pub max_wasm_stack: usize,
+    /// Operator policy applied to every PostgreSQL grant.
+    pub postgresql: PgPolicy,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        RuntimeConfig {
+            memory_limit_mb: 256,
+            cpu_limit: Duration::from_secs(60),
+            call_timeout: Duration::from_secs(300),
+            epoch_tick: Duration::from_millis(10),
+            cache_dir: default_cache_dir(),
+            max_wasm_stack: 1 << 20,
+            postgresql: PgPolicy::default(),
+        }
+    }
+}
+
+impl RuntimeConfig {
+    /// The grant for a job whose connector configuration is `values`, under this
+    /// runtime's PostgreSQL policy.
+    pub fn postgresql_grant(&self, values: &serde_json::Map<String, serde_json::Value>) -> PgGrant {
+        PgGrant {
+            values: values.clone(),
+            policy: self.postgresql.clone(),
+        }
+    }
+}
+
+/// `$TRIBUTARY_CACHE_DIR`, else `$XDG_CACHE_HOME/tributary`, else `~/.cache/tributary`.
+pub fn default_cache_dir() -> Option<PathBuf> {
+    let env = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    if let Some(dir) = env("TRIBUTARY_CACHE_DIR") {
+        return Some(dir);
+    }
+    if let Some(dir) = env("XDG_CACHE_HOME") {
+        return Some(dir.join("tributary"));
+    }
+    env("HOME").map(|h| h.join(".cache").join("tributary"))
+}
+
+/// What the host grants one job. The host decides; a plugin that imports
+/// `postgresql` without a grant gets an error from `connect()`.
+#[derive(Debug, Clone, Default)]
+pub struct Grants {
+    /// The PostgreSQL connection this job may open, if any.
+    pub postgresql: Option<PgGrant>,
+}

@@ -1,0 +1,76 @@
+//! What one store holds: WASI context (no authority), resource table, limits and
+//! the job's grants.
+
+use std::sync::Arc;
+
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+use super::config::Grants;
+use super::limits::{CpuBudget, MemoryLimiter};
+use super::logging::{StderrTail, Stream, TracingSink};
+
+/// The data of one plugin `Store`.
+pub struct HostState {
+    pub wasi: WasiCtx,
+    pub table: ResourceTable,
+    pub memory: MemoryLimiter,
+    pub cpu: CpuBudget,
+    /// `service_type` of the plugin, for log events.
+    pub plugin: Arc<str>,
+    pub grants: Grants,
+    pub stdout: TracingSink,
+    pub stderr: TracingSink,
+    pub stderr_tail: StderrTail,
+}
+
+impl HostState {
+    /// A fresh state for one instance of `plugin`.
+    pub fn new(plugin: Arc<str>, memory_limit: usize, cpu_ticks: u64, grants: Grants) -> Self {
+        let stderr_tail = StderrTail::default();
+        let stdout = TracingSink::new(plugin.clone(), Stream::Stdout, None);
+        let stderr = TracingSink::new(plugin.clone(), Stream::Stderr, Some(stderr_tail.clone()));
+        let wasi = sandbox_wasi(stdout.clone(), stderr.clone());
+        HostState {
+            wasi,
+            table: ResourceTable::new(),
+            memory: MemoryLimiter::new(memory_limit),
+            cpu: CpuBudget {
+                allowed: cpu_ticks.max(1),
+                used: 0,
+                exceeded: false,
+            },
+            plugin,
+            grants,
+            stdout,
+            stderr,
+            stderr_tail,
+        }
+    }
+}
+
+/// WASI with no ambient authority. All of WASI 0.2 is linked because Rust's std
+/// imports filesystem and socket interfaces as soon as a plugin touches `std::fs`
+/// or `std::net`; refusing those plugins at load would be no safer than this:
+/// no preopened directories (every path lookup fails), no environment variables,
+/// no arguments, empty stdin, TCP/UDP and name lookup disabled and every socket
+/// address denied. Clocks are wall and monotonic time only; random is the host's.
+fn sandbox_wasi(stdout: TracingSink, stderr: TracingSink) -> WasiCtx {
+    let mut b = WasiCtxBuilder::new();
+    b.stdout(stdout)
+        .stderr(stderr)
+        .allow_tcp(false)
+        .allow_udp(false)
+        .allow_ip_name_lookup(false)
+        .socket_addr_check(|_, _| Box::pin(async { false }));
+    b.build()
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}

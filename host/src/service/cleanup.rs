@@ -1,0 +1,85 @@
+//! Cleanup (every `service.job_cleanup_interval`): jobs left `in_progress` or
+//! `canceling` by a worker that died are ended as `error` with a reason, and their
+//! connector's `in_progress` lock is released (reference §4.4 "Cleanup").
+
+use chrono::Utc;
+
+use super::context::{ServiceContext, IDLE_JOB_THRESHOLD};
+use super::docs::{self, Counters, Terminal};
+use crate::elasticsearch::{EsError, JobQuery, JobStatus};
+
+pub async fn run(ctx: &ServiceContext) -> Result<(), EsError> {
+    let active = vec![JobStatus::InProgress, JobStatus::Canceling];
+
+    // Orphaned: the connector no longer exists (soft-deleted ones still count).
+    let all = ctx.client.all_connector_ids().await?;
+    let orphans = ctx
+        .client
+        .search_jobs(&JobQuery {
+            exclude_connector_ids: Some(all),
+            statuses: active.clone(),
+            ..JobQuery::default()
+        })
+        .await?;
+    for job in orphans {
+        let reason = format!(
+            "The connector {} of this job no longer exists.",
+            job.doc.connector.id
+        );
+        end(ctx, &job.id, &reason).await;
+    }
+
+    // Idle: no `last_seen` for too long, and not running here.
+    let ids = ctx.connector_ids();
+    let threshold = chrono::Duration::from_std(IDLE_JOB_THRESHOLD).unwrap_or_default();
+    let idle = ctx
+        .client
+        .search_jobs(&JobQuery {
+            connector_ids: Some(ids),
+            statuses: active,
+            last_seen_before: Some(Utc::now() - threshold),
+            ..JobQuery::default()
+        })
+        .await?;
+    for job in idle {
+        if ctx.is_running(&job.id) {
+            continue;
+        }
+        let reason = format!(
+            "The job has not seen any update for {} s (last seen {}); the worker running it ({}) probably stopped.",
+            IDLE_JOB_THRESHOLD.as_secs(),
+            job.doc.last_seen.map(docs::timestamp).unwrap_or_else(|| "never".into()),
+            job.doc.worker_hostname.as_deref().unwrap_or("unknown")
+        );
+        end(ctx, &job.id, &reason).await;
+        let counters = Counters {
+            indexed_document_count: job.doc.indexed_document_count,
+            indexed_document_volume: job.doc.indexed_document_volume,
+            deleted_document_count: job.doc.deleted_document_count,
+            total_document_count: None,
+        };
+        let doc =
+            docs::connector_sync_done(Terminal::Error, Some(&reason), &counters, None, Utc::now());
+        if let Err(e) = ctx
+            .client
+            .update_connector_doc(&job.doc.connector.id, &doc, None)
+            .await
+        {
+            tracing::warn!(connector_id = %job.doc.connector.id, error = %e, "could not release the connector after cleanup");
+        }
+    }
+    Ok(())
+}
+
+async fn end(ctx: &ServiceContext, job_id: &str, reason: &str) {
+    tracing::warn!(job_id, reason, "cleanup: ending a job whose worker is gone");
+    let doc = serde_json::json!({
+        "status": "error",
+        "error": reason,
+        "completed_at": docs::timestamp(Utc::now()),
+        "last_seen": docs::timestamp(Utc::now()),
+    });
+    if let Err(e) = ctx.client.update_job_doc(job_id, &doc, None).await {
+        tracing::warn!(job_id, error = %e, "cleanup could not end the job");
+    }
+}

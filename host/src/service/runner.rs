@@ -1,0 +1,351 @@
+//! Running one claimed job end to end: plugin set-up, the sync, progress reports,
+//! cancel checks, and the terminal writes on the job and its connector. Whatever
+//! fails, the job ends in a terminal state with a reason.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use chrono::Utc;
+use serde_json::Value;
+use tokio::sync::watch;
+
+use super::context::{
+    JobControl, ServiceContext, StopReason, JOB_CHECK_INTERVAL, JOB_REPORT_INTERVAL,
+};
+use super::docs::{self, Counters, Terminal};
+use super::values::{effective_values, missing_fields};
+use crate::elasticsearch::{JobStats, JobStatus, JobType, SyncJob, Versioned};
+use crate::plugins::{JobKind, LoadedPlugin, SyncRequest};
+use crate::sync::{run_sync, BulkTarget, SyncJobSpec, SyncResult, SyncStats};
+
+/// How a job ended.
+#[derive(Debug, Clone)]
+pub struct JobEnd {
+    pub status: Terminal,
+    pub error: Option<String>,
+    pub counters: Counters,
+}
+
+/// Runs a job this process has claimed, then writes its end.
+pub async fn run_claimed_job(
+    ctx: Arc<ServiceContext>,
+    job: Versioned<SyncJob>,
+    control: Arc<JobControl>,
+    progress: watch::Sender<SyncStats>,
+) -> JobEnd {
+    let started = Instant::now();
+    let job_id = job.id.clone();
+    let connector_id = job.doc.connector.id.clone();
+    tracing::info!(
+        job_id = %job_id,
+        connector_id = %connector_id,
+        job_type = job.doc.job_type.as_str(),
+        index = job.doc.connector.index_name.as_deref().unwrap_or(""),
+        "job started"
+    );
+
+    // Reports progress and watches the job document while the sync runs.
+    let watcher = tokio::spawn(watch_job(
+        ctx.clone(),
+        job_id.clone(),
+        control.clone(),
+        progress.subscribe(),
+    ));
+    let outcome = execute(&ctx, &job, &control, &progress).await;
+    watcher.abort();
+
+    let (status, error, stats, cursor) = match outcome {
+        Ok((SyncResult::Ok, stats, cursor)) => (Terminal::Completed, None, stats, cursor),
+        Ok((SyncResult::Canceled, stats, _)) => match control.reason() {
+            Some(StopReason::Shutdown) => (Terminal::Suspended, None, stats, None),
+            Some(StopReason::Lost(why)) => (Terminal::Error, Some(why), stats, None),
+            _ => (Terminal::Canceled, None, stats, None),
+        },
+        Ok((SyncResult::Failed(reason), stats, _)) => (Terminal::Error, Some(reason), stats, None),
+        Err(reason) => (Terminal::Error, Some(reason), SyncStats::default(), None),
+    };
+    let index = job.doc.connector.index_name.clone().unwrap_or_default();
+    let total_document_count = if status == Terminal::Completed && stats.total_document_count > 0 {
+        Some(stats.total_document_count)
+    } else {
+        // The sync did not get as far as counting (or counted 0): count now, best effort.
+        total_count(&ctx, &connector_id, &index).await
+    };
+    let counters = Counters {
+        indexed_document_count: stats.indexed_document_count,
+        indexed_document_volume: stats.indexed_document_volume,
+        deleted_document_count: stats.deleted_document_count,
+        total_document_count,
+    };
+
+    finish(&ctx, &job, status, error.as_deref(), &counters, cursor).await;
+    tracing::info!(
+        job_id = %job_id,
+        connector_id = %connector_id,
+        status = status.as_str(),
+        error = error.as_deref().unwrap_or(""),
+        indexed = counters.indexed_document_count,
+        deleted = counters.deleted_document_count,
+        total = counters.total_document_count.unwrap_or(0),
+        duration_ms = started.elapsed().as_millis() as u64,
+        "job ended"
+    );
+    JobEnd {
+        status,
+        error,
+        counters,
+    }
+}
+
+type Executed = (SyncResult, SyncStats, Option<String>);
+
+/// Everything between claim and end; `Err` is a failure before the sync started.
+async fn execute(
+    ctx: &Arc<ServiceContext>,
+    job: &Versioned<SyncJob>,
+    control: &Arc<JobControl>,
+    progress: &watch::Sender<SyncStats>,
+) -> Result<Executed, String> {
+    let snapshot = &job.doc.connector;
+    let service_type = snapshot
+        .service_type
+        .clone()
+        .or_else(|| {
+            ctx.config
+                .connector(&snapshot.id)
+                .and_then(|c| c.service_type.clone())
+        })
+        .ok_or_else(|| format!("connector {} has no service_type", snapshot.id))?;
+    let plugin = ctx
+        .plugins
+        .get(&service_type)
+        .ok_or_else(|| format!("no plugin for service type '{service_type}' is loaded"))?;
+    let kind = match job.doc.job_type {
+        JobType::Full => JobKind::Full,
+        JobType::Incremental if plugin.metadata.features.incremental_sync => JobKind::Incremental,
+        JobType::Incremental => {
+            return Err(format!(
+                "UnsupportedJobType: the {} plugin does not support incremental syncs",
+                plugin.metadata.name
+            ))
+        }
+        JobType::AccessControl => {
+            return Err("UnsupportedJobType: access control (document-level security) syncs are not supported by Tributary".into())
+        }
+        JobType::Unknown => return Err("UnsupportedJobType: unknown job_type".into()),
+    };
+
+    let schema = plugin.configuration_schema();
+    let stored = snapshot.configuration_map();
+    let missing = missing_fields(&stored, &schema);
+    if !missing.is_empty() {
+        return Err(format!(
+            "Connector has missing configuration fields: {}",
+            missing.join(", ")
+        ));
+    }
+    let values = effective_values(&stored, &schema);
+    let grants = ctx.grants(&plugin, &values);
+    let errors = plugin
+        .validate_config(&values, &grants)
+        .await
+        .map_err(|e| e.to_string())?;
+    if !errors.is_empty() {
+        return Err(field_errors_message(&errors));
+    }
+    plugin
+        .ping(&values, &grants)
+        .await
+        .map_err(|e| e.to_string())?;
+
+    let job_json = serde_json::to_value(&job.doc).map_err(|e| format!("sync job document: {e}"))?;
+    let spec = SyncJobSpec::from_job_document(&job.id, &job_json, ctx.sync_settings())
+        .map_err(|e| e.to_string())?;
+    let advanced_rules = advanced_rules(ctx, &plugin, job, &values, &grants).await?;
+    let request = SyncRequest {
+        kind,
+        cursor: match kind {
+            JobKind::Incremental => snapshot.sync_cursor.as_ref().map(Value::to_string),
+            JobKind::Full => None,
+        },
+        advanced_rules,
+        batch_size: spec.settings.bulk_max_docs.min(u32::MAX as usize) as u32,
+    };
+    let mut source = plugin
+        .start_sync(&values, request, &grants)
+        .await
+        .map_err(|e| e.to_string())?;
+    let target: Arc<dyn BulkTarget> = Arc::new(ctx.data_client(&snapshot.id));
+    let outcome = run_sync(&spec, &mut source, target, progress, control.token()).await;
+    Ok((outcome.result, outcome.stats, outcome.cursor))
+}
+
+/// The job's active advanced rules, validated by the plugin; `None` when empty.
+async fn advanced_rules(
+    _ctx: &Arc<ServiceContext>,
+    plugin: &LoadedPlugin,
+    job: &Versioned<SyncJob>,
+    values: &serde_json::Map<String, Value>,
+    grants: &crate::plugins::Grants,
+) -> Result<Option<Value>, String> {
+    let Some(filtering) = &job.doc.connector.filtering else {
+        return Ok(None);
+    };
+    if filtering.validation.state == "invalid" {
+        return Err(format!(
+            "InvalidFilteringError: the sync rules of this job are invalid: {}",
+            serde_json::to_string(&filtering.validation.errors).unwrap_or_default()
+        ));
+    }
+    let snippet = &filtering.advanced_snippet.value;
+    if is_empty_snippet(snippet) {
+        return Ok(None);
+    }
+    if !plugin.metadata.features.advanced_rules {
+        return Err(format!(
+            "the {} plugin does not support advanced sync rules",
+            plugin.metadata.name
+        ));
+    }
+    let errors = plugin
+        .validate_advanced_rules(values, snippet, grants)
+        .await
+        .map_err(|e| e.to_string())?;
+    if !errors.is_empty() {
+        return Err(format!("InvalidFilteringError: {}", errors.join("; ")));
+    }
+    Ok(Some(snippet.clone()))
+}
+
+/// `{}`, `[]` and null mean "no advanced rules" (Elastic).
+pub fn is_empty_snippet(v: &Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::Object(m) => m.is_empty(),
+        Value::Array(a) => a.is_empty(),
+        _ => false,
+    }
+}
+
+/// Elastic's wording for configuration errors.
+pub fn field_errors_message(errors: &[crate::plugins::FieldError]) -> String {
+    let parts: Vec<String> = errors
+        .iter()
+        .map(|e| match &e.key {
+            Some(k) => format!("'{k}': {}", e.message),
+            None => e.message.clone(),
+        })
+        .collect();
+    format!("Field validation errors: {}", parts.join("; "))
+}
+
+/// Posts `_stats` while the job runs and stops it when its document says so.
+async fn watch_job(
+    ctx: Arc<ServiceContext>,
+    job_id: String,
+    control: Arc<JobControl>,
+    mut progress: watch::Receiver<SyncStats>,
+) {
+    let mut last_report = Instant::now();
+    let mut reported = SyncStats::default();
+    loop {
+        tokio::time::sleep(JOB_CHECK_INTERVAL).await;
+        match ctx.client.get_job_doc(&job_id).await {
+            Ok(Some(j)) => match j.doc.status {
+                JobStatus::InProgress => {}
+                JobStatus::Canceling => {
+                    tracing::info!(job_id = %job_id, "cancel requested");
+                    control.stop(StopReason::Canceled);
+                }
+                other => control.stop(StopReason::Lost(format!(
+                    "the job's status was changed to '{}' while it ran",
+                    other.as_str()
+                ))),
+            },
+            Ok(None) => control.stop(StopReason::Lost(
+                "the job document was deleted while the job ran".into(),
+            )),
+            Err(e) => {
+                tracing::warn!(job_id = %job_id, error = %e, "could not check the job; retrying")
+            }
+        }
+        if last_report.elapsed() >= JOB_REPORT_INTERVAL {
+            let stats = progress.borrow_and_update().clone();
+            // Also a heartbeat: `_stats` sets `last_seen`, so send it even when idle.
+            let body = JobStats {
+                deleted_document_count: stats.deleted_document_count,
+                indexed_document_count: stats.indexed_document_count,
+                indexed_document_volume: stats.indexed_document_volume,
+                total_document_count: None,
+                metadata: None,
+            };
+            match ctx.client.put_sync_job_stats(&job_id, &body).await {
+                Ok(()) => {
+                    if stats != reported {
+                        tracing::info!(
+                            job_id = %job_id,
+                            indexed = stats.indexed_document_count,
+                            deleted = stats.deleted_document_count,
+                            errors = stats.error_count,
+                            "sync progress"
+                        );
+                    }
+                    reported = stats;
+                    last_report = Instant::now();
+                }
+                Err(e) => {
+                    tracing::warn!(job_id = %job_id, error = %e, "could not report progress; retrying")
+                }
+            }
+        }
+    }
+}
+
+async fn total_count(ctx: &ServiceContext, connector_id: &str, index: &str) -> Option<u64> {
+    if index.is_empty() {
+        return None;
+    }
+    let client = ctx.data_client(connector_id);
+    match client.index_exists(index).await {
+        Ok(true) => {}
+        _ => return None,
+    }
+    let _ = client.refresh(index).await;
+    client.count(index).await.ok()
+}
+
+/// Terminal writes: the job document, then the connector (`sync_done`).
+async fn finish(
+    ctx: &ServiceContext,
+    job: &Versioned<SyncJob>,
+    status: Terminal,
+    error: Option<&str>,
+    counters: &Counters,
+    cursor: Option<String>,
+) {
+    let now = Utc::now();
+    let job_doc = docs::job_terminated(status, error, counters, now);
+    if let Err(e) = ctx.client.update_job_doc(&job.id, &job_doc, None).await {
+        tracing::error!(job_id = %job.id, error = %e, "could not write the job's end");
+    }
+    let cursor: Option<Value> = cursor.and_then(|c| serde_json::from_str(&c).ok());
+    if status == Terminal::Completed && cursor.is_some() {
+        // `_update` deep-merges objects: clear the old cursor so the new one replaces it.
+        let clear = serde_json::json!({"sync_cursor": null});
+        if let Err(e) = ctx
+            .client
+            .update_connector_doc(&job.doc.connector.id, &clear, None)
+            .await
+        {
+            tracing::warn!(connector_id = %job.doc.connector.id, error = %e, "could not clear the old sync cursor");
+        }
+    }
+    let connector_doc = docs::connector_sync_done(status, error, counters, cursor.as_ref(), now);
+    if let Err(e) = ctx
+        .client
+        .update_connector_doc(&job.doc.connector.id, &connector_doc, None)
+        .await
+    {
+        tracing::error!(job_id = %job.id, connector_id = %job.doc.connector.id, error = %e, "could not update the connector after the job");
+    }
+}

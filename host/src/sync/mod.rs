@@ -1,0 +1,29 @@
+//! One sync job end to end: source → basic rules → bulk target.
+//!
+//! Works over two traits only ([`DocumentSource`], [`BulkTarget`]) so it can be
+//! tested with in-memory implementations ([`memory`]): no WASM, no network.
+//! Entry point: [`run_sync`].
+
+mod batcher;
+mod bulk;
+mod errors;
+mod job;
+pub mod memory;
+mod pipeline;
+pub mod rules;
+mod settings;
+mod stats;
+mod traits;
+
+#[cfg(test)]
+mod tests;
+
+pub use errors::{ErrorMonitor, ItemError, TooManyErrors};
+pub use job::{run_sync, JobType, SpecError, SyncJobSpec, SyncOutcome, SyncResult};
+pub use pipeline::{effective_id, PipelineSettings, MAX_ID_BYTES};
+pub use rules::{
+    validate_basic_rules, validation_json, BasicRule, FilterValidationError, ValidationState,
+};
+pub use settings::{ErrorBudget, SyncSettings};
+pub use stats::{mib_rounded, SyncStats};
+pub use traits::*;

@@ -1,0 +1,7 @@
+//! Basic sync rules (reference §7.1, §7.2), applied on the host.
+
+mod basic;
+mod validate;
+
+pub use basic::{BasicRule, BasicRules, Policy, RuleError, RuleKind};
+pub use validate::{validate_basic_rules, validation_json, FilterValidationError, ValidationState};

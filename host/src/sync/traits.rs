@@ -1,0 +1,100 @@
+//! The two seams of a sync: where documents come from and where they go.
+
+use async_trait::async_trait;
+
+use crate::document::Document;
+
+/// Why a source failed. The message is shown to the user (job `error`).
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    /// The plugin (or native source) reported an error.
+    #[error("{0}")]
+    Source(String),
+    /// The plugin trapped, hit a limit, or broke the contract; names the plugin.
+    #[error("{0}")]
+    Plugin(String),
+}
+
+/// A pull-based stream of document batches.
+#[async_trait]
+pub trait DocumentSource: Send {
+    /// The next batch, or `None` when the source is exhausted.
+    async fn next_batch(&mut self) -> Result<Option<Vec<Document>>, SourceError>;
+    /// The cursor to persist after a successful incremental sync (JSON text).
+    async fn cursor(&mut self) -> Result<Option<String>, SourceError>;
+}
+
+/// One `_bulk` action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BulkAction {
+    Index,
+    /// Partial update (`{"doc": ...}`, `doc_as_upsert`).
+    Update,
+    Delete,
+}
+
+/// One operation of a bulk request; `source` is the encoded JSON body (none for delete).
+///
+/// For [`BulkAction::Index`] `source` is the whole document; for
+/// [`BulkAction::Update`] it is the partial document, which the target sends as
+/// `{"doc":<source>,"doc_as_upsert":true}`.
+#[derive(Debug, Clone)]
+pub struct BulkOp {
+    pub action: BulkAction,
+    pub id: String,
+    pub source: Option<Vec<u8>>,
+}
+
+/// One item's outcome, in request order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BulkItemResult {
+    /// HTTP status of the item (201, 200, 404, 429, 400 ...).
+    pub status: u16,
+    /// `created`, `updated`, `deleted`, `not_found`, `noop`, when it succeeded.
+    pub result: Option<String>,
+    /// `error.type` and `error.reason`, when it failed.
+    pub error: Option<(String, String)>,
+}
+
+/// Why a target call failed as a whole.
+#[derive(Debug, thiserror::Error)]
+pub enum TargetError {
+    /// Worth retrying later (429, 5xx, connection reset, timeout) — the client's own
+    /// retries are already exhausted when this reaches `sync/`.
+    #[error("{0}")]
+    Transient(String),
+    /// Not worth retrying (400, 401, 403, 413, bad response).
+    #[error("{0}")]
+    Fatal(String),
+}
+
+/// Where documents go: an Elasticsearch index.
+#[async_trait]
+pub trait BulkTarget: Send + Sync {
+    /// Creates the index when missing (and adds the mappings Tributary relies on).
+    async fn prepare_index(&self, index: &str) -> Result<(), TargetError>;
+    /// Sends one `_bulk` request; item results come back in request order.
+    async fn bulk(
+        &self,
+        index: &str,
+        pipeline: Option<&str>,
+        ops: &[BulkOp],
+    ) -> Result<Vec<BulkItemResult>, TargetError>;
+    /// Makes all writes searchable.
+    async fn refresh(&self, index: &str) -> Result<(), TargetError>;
+    /// `_count` of the index.
+    async fn count(&self, index: &str) -> Result<u64, TargetError>;
+    /// Deletes every document whose `field` is not `value` (stale-document
+    /// deletion after a full sync); returns how many were deleted.
+    async fn delete_where_not(
+        &self,
+        index: &str,
+        field: &str,
+        value: &str,
+    ) -> Result<u64, TargetError>;
+}
+
+/// Body field stamped with the sync job id on every document a full sync writes;
+/// after the sync, documents with another value are stale and deleted. Keeps
+/// stale-document deletion in flat memory (Elastic's service holds every id in RAM).
+pub const SYNC_STAMP_FIELD: &str = "_tributary_sync_id";

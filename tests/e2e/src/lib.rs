@@ -1,0 +1,2 @@
+//! Helpers shared by the cross-crate scenarios in `tests/`.
+pub mod harness;

@@ -1,0 +1,23 @@
+//! `cargo xtask bench`: builds the host's plugins and the benchmark (release), then
+//! runs `tributary-bench all` — PostgreSQL tables of 100k and 1M rows (5M with
+//! `--with-5m`), the native baseline vs postgresql.wasm into es-sim, the parts alone,
+//! re-syncs and the issue-2 micro benchmark. Writes `target/bench/results.json` and the
+//! README's "Benchmarks" section. `--no-build` skips `cargo xtask build` (uses what is
+//! in target/); every other argument goes to `tributary-bench all`.
+
+use std::path::Path;
+use std::process::Command;
+
+use anyhow::Result;
+
+pub fn bench(root: &Path, args: &[String]) -> Result<()> {
+    let no_build = args.iter().any(|a| a == "--no-build");
+    let args: Vec<&String> = args.iter().filter(|a| *a != "--no-build").collect();
+    if !no_build {
+        // postgresql.wasm (and the release host, for the `tributary extract` run).
+        crate::build(root)?;
+    }
+    crate::run(Command::new(crate::cargo()).args(["build", "--release", "-p", "tributary-bench"]))?;
+    let exe = root.join("target").join("release").join("tributary-bench");
+    crate::run(Command::new(exe).arg("all").args(args))
+}

@@ -1,0 +1,179 @@
+//! Build, test, demo and benchmark automation: `cargo xtask <command>`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+
+mod bench;
+mod demo;
+
+const WASM_TARGET: &str = "wasm32-wasip2";
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let root = workspace_root();
+    std::env::set_current_dir(&root).context("entering the workspace root")?;
+    match args.first().map(String::as_str) {
+        Some("build") => build(&root),
+        Some("test") => {
+            build(&root)?;
+            run(Command::new(cargo())
+                // Release: the tests share the optimised wasmtime/cranelift the
+                // binaries were just built with (no second, debug build of them),
+                // and plugins compile at full speed inside the tests.
+                .args(["test", "--release", "--workspace"])
+                .args(native_test_args(&root)?)
+                .args(&args[1..]))
+        }
+        Some("plugins") => build_plugins(&root),
+        Some("demo") => demo::demo(&root),
+        Some("bench") => bench::bench(&root, &args[1..]),
+        _ => {
+            eprintln!(
+                "usage: cargo xtask <command>\n\n\
+                 commands:\n  \
+                 build     add the {WASM_TARGET} target if missing, build the host and es-sim (release) and every plugin into target/plugins/\n  \
+                 plugins   build only the plugins\n  \
+                 demo      the Connector API tutorial end to end (es-sim unless ELASTICSEARCH_URL is set)\n  \
+                 bench     PostgreSQL → es-sim benchmark, native vs postgresql.wasm (README \"Benchmarks\"; --with-5m)\n  \
+                 test      build, then run the whole test suite"
+            );
+            bail!("no command given")
+        }
+    }
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+fn cargo() -> String {
+    std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
+}
+
+fn run(cmd: &mut Command) -> Result<()> {
+    eprintln!("xtask: running {cmd:?}");
+    let status = cmd.status().with_context(|| format!("starting {cmd:?}"))?;
+    if !status.success() {
+        bail!("{cmd:?} failed with {status}");
+    }
+    Ok(())
+}
+
+/// `cargo test` arguments for the native crates: every workspace member except
+/// the wasm-only plugin crates.
+fn native_test_args(root: &Path) -> Result<Vec<String>> {
+    let mut args = Vec::new();
+    for p in wasm_packages(root)? {
+        args.push("--exclude".to_string());
+        args.push(p.package);
+    }
+    Ok(args)
+}
+
+fn ensure_wasm_target() -> Result<()> {
+    let out = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
+        .context("running rustup (needed to add the wasm32-wasip2 target)")?;
+    let installed = String::from_utf8_lossy(&out.stdout);
+    if !installed.lines().any(|l| l.trim() == WASM_TARGET) {
+        run(Command::new("rustup").args(["target", "add", WASM_TARGET]))?;
+    }
+    Ok(())
+}
+
+fn build(root: &Path) -> Result<()> {
+    ensure_wasm_target()?;
+    run(Command::new(cargo()).args(["build", "--release", "-p", "tributary", "-p", "es-sim"]))?;
+    build_plugins(root)
+}
+
+/// A workspace member built for wasm32-wasip2.
+struct WasmPackage {
+    package: String,
+    lib: String,
+    /// `plugins` for first-party plugins, `test-plugins` for the sandbox test plugins.
+    dest: &'static str,
+}
+
+fn wasm_packages(root: &Path) -> Result<Vec<WasmPackage>> {
+    let out = Command::new(cargo())
+        .args(["metadata", "--no-deps", "--format-version", "1"])
+        .output()
+        .context("running cargo metadata")?;
+    if !out.status.success() {
+        bail!(
+            "cargo metadata failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let meta: serde_json::Value =
+        serde_json::from_slice(&out.stdout).context("parsing cargo metadata")?;
+    let mut found = Vec::new();
+    for pkg in meta["packages"].as_array().into_iter().flatten() {
+        let manifest = PathBuf::from(pkg["manifest_path"].as_str().unwrap_or_default());
+        let rel = manifest
+            .strip_prefix(root)
+            .unwrap_or(&manifest)
+            .to_string_lossy()
+            .to_string();
+        let dest = if rel.starts_with("plugins/") {
+            "plugins"
+        } else if rel.starts_with("tests/plugins/") {
+            "test-plugins"
+        } else {
+            continue;
+        };
+        let lib = pkg["targets"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|t| {
+                t["crate_types"]
+                    .as_array()
+                    .is_some_and(|c| c.iter().any(|c| c == "cdylib"))
+            })
+            .and_then(|t| t["name"].as_str())
+            .map(|n| n.replace('-', "_"));
+        let Some(lib) = lib else { continue };
+        found.push(WasmPackage {
+            package: pkg["name"].as_str().unwrap_or_default().to_string(),
+            lib,
+            dest,
+        });
+    }
+    Ok(found)
+}
+
+fn build_plugins(root: &Path) -> Result<()> {
+    ensure_wasm_target()?;
+    let packages = wasm_packages(root)?;
+    if packages.is_empty() {
+        return Ok(());
+    }
+    let mut cmd = Command::new(cargo());
+    cmd.args(["build", "--release", "--target", WASM_TARGET]);
+    // Plugins ship without debug info: a few hundred KB instead of megabytes.
+    cmd.env("CARGO_PROFILE_RELEASE_DEBUG", "false")
+        .env("CARGO_PROFILE_RELEASE_STRIP", "true");
+    for p in &packages {
+        cmd.args(["-p", &p.package]);
+    }
+    run(&mut cmd)?;
+    let built = root.join("target").join(WASM_TARGET).join("release");
+    for p in &packages {
+        let dir = root.join("target").join(p.dest);
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        let from = built.join(format!("{}.wasm", p.lib));
+        let to = dir.join(format!("{}.wasm", p.lib));
+        std::fs::copy(&from, &to)
+            .with_context(|| format!("copying {} to {}", from.display(), to.display()))?;
+        eprintln!("xtask: {} -> {}", p.package, to.display());
+    }
+    Ok(())
+}
