@@ -41,8 +41,29 @@ pub fn format_millis(ms: i64) -> String {
     )
 }
 
+/// Now, as Elasticsearch writes an `Instant` (`strict_date_optional_time_nanos`: 3 to 9 fraction
+/// digits, trailing zeros dropped). Java's clock ticks in microseconds on Linux, so two writes in
+/// one millisecond still differ; with millisecond stamps a `_check_in` right after `_stats`
+/// would come back `noop` where Elasticsearch says `updated`.
 pub fn now_iso() -> String {
-    format_millis(crate::http::now_millis())
+    let micros = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as i64)
+        .unwrap_or(0);
+    format_micros(micros)
+}
+
+/// ISO-8601 from epoch microseconds, fraction as `strict_date_optional_time_nanos` prints it.
+pub fn format_micros(us: i64) -> String {
+    let ms_part = format_millis(us.div_euclid(1000));
+    let sub = us.rem_euclid(1000);
+    if sub == 0 {
+        return ms_part;
+    }
+    let extra = format!("{sub:03}");
+    let extra = extra.trim_end_matches('0');
+    // `format_millis` ends in `.SSSZ`; the extra digits go before the `Z`.
+    format!("{}{}Z", &ms_part[..ms_part.len() - 1], extra)
 }
 
 fn num(b: &[u8], from: usize, len: usize) -> Option<i64> {
@@ -192,6 +213,10 @@ mod tests {
         let t = parse_date("2024-02-29T13:14:15.678Z").unwrap();
         assert_eq!(format_millis(t), "2024-02-29T13:14:15.678Z");
         assert_eq!(parse_date("1970-01-01"), Some(0));
+        assert_eq!(format_micros(t * 1000), "2024-02-29T13:14:15.678Z");
+        assert_eq!(format_micros(t * 1000 + 120), "2024-02-29T13:14:15.67812Z");
+        assert_eq!(format_micros(t * 1000 + 5), "2024-02-29T13:14:15.678005Z");
+        assert_eq!(parse_date(&format_micros(t * 1000 + 999)), Some(t));
         assert_eq!(parse_date("1970-01-01T01:00:00+01:00"), Some(0));
         assert_eq!(parse_date("2024/01/02 00:00:00"), parse_date("2024-01-02"));
         assert_eq!(parse_date("hello world"), None);
