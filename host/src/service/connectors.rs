@@ -371,15 +371,32 @@ async fn schedule(
         if now < next {
             continue;
         }
+        // Stamp the run on the connector, conditionally: the host whose write lands creates
+        // the job. A conflict is re-read (a heartbeat or status write from any host also
+        // bumps the version), and a stamp at or past `next` means another host won.
         let stamp = json!({ field: super::docs::timestamp(next) });
-        match ctx
+        let claimed = ctx
             .client
-            .update_connector_doc(connector_id, &stamp, Some(connector.version()))
-            .await
-        {
-            Ok(_) => {}
-            Err(EsError::Conflict { .. }) => continue, // another host won the schedule
-            Err(e) => return Err(e),
+            .update_connector_cas(connector_id, |c| {
+                let stamped = match job_type {
+                    JobType::Full => c.last_sync_scheduled_at,
+                    _ => c.last_incremental_sync_scheduled_at,
+                };
+                stamped.is_none_or(|t| t < next).then(|| stamp.clone())
+            })
+            .await;
+        match claimed {
+            Ok(Some(_)) => {}
+            Ok(None) => continue, // another host scheduled this run
+            Err(e) => {
+                // Look at this window again next poll, so the run is not lost.
+                state.last_wakeup.insert(kind, previous);
+                if e.is_conflict() {
+                    tracing::warn!(connector_id, job_type = kind, due = %next, "connector kept changing; scheduled run retried next poll");
+                    continue;
+                }
+                return Err(e);
+            }
         }
         let job_id = ctx
             .client
