@@ -217,6 +217,10 @@ fn default_ingestion(doc: &mut Map<String, Value>) {
 /// the general path must run (extraction, reduction, duplicate keys, not an object).
 pub fn default_ingestion_raw(src: &[u8]) -> Option<Vec<u8>> {
     let Entries(entries) = serde_json::from_slice(src).ok()?;
+    // The duplicate-key check below is quadratic: wide documents take the general path.
+    if entries.len() > 64 {
+        return None;
+    }
     let has = |key: &str| entries.iter().any(|(k, _)| k == key);
     let mut helpers = 0;
     for (i, (k, v)) in entries.iter().enumerate() {
@@ -232,7 +236,7 @@ pub fn default_ingestion_raw(src: &[u8]) -> Option<Vec<u8>> {
             helpers += 1;
         }
         // Duplicate keys: leave them to the general path (and its error), as a parsed map would.
-        if entries.len() > 64 || entries[..i].iter().any(|(p, _)| p == k) {
+        if entries[..i].iter().any(|(p, _)| p == k) {
             return None;
         }
     }

@@ -312,12 +312,8 @@ async fn api_key_role_descriptors_limit_access() {
 
 #[tokio::test]
 async fn refresh_visibility_rules() {
-    // No automatic refresh within the test's lifetime, so "not yet visible" cannot race a tick.
-    let s = start_with(Options {
-        refresh_interval: Duration::from_secs(3600),
-        ..Default::default()
-    })
-    .await;
+    // `start()` refreshes only every hour, so "not yet visible" cannot race a tick.
+    let s = start().await;
     s.bulk(
         "/_bulk",
         "{\"index\":{\"_index\":\"v\",\"_id\":\"1\"}}\n{\"k\":\"a\"}\n",
