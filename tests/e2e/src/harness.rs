@@ -370,6 +370,15 @@ impl Es {
         )
     }
 
+    /// Waits until a running `tributary` has validated and pinged the connector.
+    pub fn wait_connected(&self, id: &str) {
+        wait_for(
+            Duration::from_secs(120),
+            &format!("connector {id} to be connected"),
+            || (self.connector(id)["status"] == "connected").then_some(()),
+        );
+    }
+
     pub fn configure(&self, id: &str, values: Value) {
         self.ok(
             "PUT",

@@ -5,17 +5,17 @@
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use tributary_e2e::harness::{wait_for, Db, EsSim, Workdir};
+use tributary_e2e::harness::{wait_for, Db, Es, EsSim, Workdir};
 
 const CONNECTOR: &str = "rules-music";
 const INDEX: &str = "rules-music";
 
-fn filtering(es: &tributary_e2e::harness::Es) -> Value {
+fn filtering(es: &Es) -> Value {
     es.connector(CONNECTOR)["filtering"][0].clone()
 }
 
 /// Waits until the draft's validation state is `state`; returns the connector's filtering.
-fn wait_draft(es: &tributary_e2e::harness::Es, state: &str) -> Value {
+fn wait_draft(es: &Es, state: &str) -> Value {
     wait_for(
         Duration::from_secs(60),
         &format!("the draft rules to be {state}"),
@@ -37,11 +37,7 @@ fn drafts_are_validated_then_activated_and_applied() {
     let host = work.run("tributary", &config);
     es.wait_schema(CONNECTOR);
     es.configure(CONNECTOR, db.values("album,artist"));
-    wait_for(
-        Duration::from_secs(120),
-        "the connector to be connected",
-        || (es.connector(CONNECTOR)["status"] == "connected").then_some(()),
-    );
+    es.wait_connected(CONNECTOR);
 
     // An advanced rule on a table that does not exist: invalid, named, not activated.
     es.ok(

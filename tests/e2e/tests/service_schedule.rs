@@ -7,12 +7,12 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use tributary_e2e::harness::{assert_timestamp, started_job_ids, wait_for, Db, EsSim, Workdir};
+use tributary_e2e::harness::{assert_timestamp, started_job_ids, wait_for, Db, Es, EsSim, Workdir};
 
 const CONNECTOR: &str = "scheduled-music";
 const INDEX: &str = "scheduled-music";
 
-fn jobs_of(es: &tributary_e2e::harness::Es, trigger: &str) -> Vec<Value> {
+fn jobs_of(es: &Es, trigger: &str) -> Vec<Value> {
     let list = es.ok(
         "GET",
         &format!("/_connector/_sync_job?connector_id={CONNECTOR}&size=100"),
@@ -39,11 +39,7 @@ fn a_due_schedule_creates_one_job_across_two_hosts() {
     let p2 = work.run("worker-2", &work.config("b.yml", sim.url(), &entries, ""));
     es.wait_schema(CONNECTOR);
     es.configure(CONNECTOR, db.values("album,artist"));
-    wait_for(
-        Duration::from_secs(120),
-        "the connector to be connected",
-        || (es.connector(CONNECTOR)["status"] == "connected").then_some(()),
-    );
+    es.wait_connected(CONNECTOR);
     wait_for(Duration::from_secs(60), "both workers to start", || {
         (p1.log().contains("service started") && p2.log().contains("service started")).then_some(())
     });

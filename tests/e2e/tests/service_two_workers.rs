@@ -39,11 +39,7 @@ fn two_processes_run_every_job_exactly_once() {
 
     // Both processes are up (each connector is connected) before the jobs exist.
     for (id, ..) in connectors {
-        wait_for(
-            Duration::from_secs(120),
-            "the connector to be connected",
-            || (es.connector(id)["status"] == "connected").then_some(()),
-        );
+        es.wait_connected(id);
     }
     wait_for(
         Duration::from_secs(60),
