@@ -6,10 +6,13 @@
 //! with its owner's. Concrete index names are checked; a wildcard expression is let through
 //! (Elasticsearch would silently narrow it to the authorized indices — es-sim does not).
 
+mod connector;
+
 use crate::http::{EsError, Req};
 use crate::store::glob;
 use hyper::Method;
 use serde_json::Value;
+use std::borrow::Cow;
 
 /// What a role-limited key was granted.
 #[derive(Debug, Default)]
@@ -66,11 +69,15 @@ impl Grants {
 pub fn granted_by(p: &str) -> Vec<&str> {
     let broader: &[&str] = match p {
         "index" | "create" | "create_doc" | "delete" => &["write", "all"],
-        "read" | "write" | "manage" | "monitor_connector" | "manage_own_api_key" => &["all"],
+        "read" | "write" | "manage" | "manage_own_api_key" => &["all"],
         "view_index_metadata" | "create_index" | "delete_index" | "maintenance" | "monitor" => {
             &["manage", "all"]
         }
-        "manage_connector" => &["manage", "all"],
+        // manage_connector covers monitor_connector but not the secret privileges.
+        "monitor_connector" => &["manage_connector", "manage", "all"],
+        "manage_connector" | "read_connector_secrets" | "write_connector_secrets" => {
+            &["manage", "all"]
+        }
         _ => &["all"],
     };
     let mut v = vec![p];
@@ -80,12 +87,12 @@ pub fn granted_by(p: &str) -> Vec<&str> {
 
 /// An action and the privileges any one of which grants it.
 pub struct Need {
-    pub action: &'static str,
+    pub action: Cow<'static, str>,
     pub privileges: &'static [&'static str],
 }
 
 const WRITE_ITEM: Need = Need {
-    action: "indices:data/write/bulk[s]",
+    action: Cow::Borrowed("indices:data/write/bulk[s]"),
     privileges: &["create_doc", "create", "delete", "index", "write", "all"],
 };
 
@@ -132,106 +139,68 @@ pub fn check_bulk_item(req: &Req, index: &str) -> Result<(), EsError> {
     }
 }
 
-/// The cluster privilege of a Connector API call.
-fn connector_need(method: &Method) -> Need {
-    if method == Method::GET {
-        Need {
-            action: "cluster:admin/xpack/connector/get",
-            privileges: &[
-                "monitor_connector",
-                "manage_connector",
-                "monitor",
-                "manage",
-                "all",
-            ],
-        }
-    } else {
-        Need {
-            action: "cluster:admin/xpack/connector/put",
-            privileges: &["manage_connector", "manage", "all"],
-        }
-    }
-}
-
 /// The index privilege of a request on `/{index}/...`, if it needs one.
 fn index_need(method: &Method, rest: &[&str]) -> Option<Need> {
     let m = method;
     let (get, head, del) = (m == Method::GET, m == Method::HEAD, m == Method::DELETE);
-    let read = |action| Need {
-        action,
-        privileges: &["read", "all"],
+    let need = |action, privileges| Need {
+        action: Cow::Borrowed(action),
+        privileges,
     };
-    let meta = |action| Need {
-        action,
-        privileges: &["view_index_metadata", "manage", "all"],
-    };
+    let read = |action| need(action, &["read", "all"]);
+    let meta = |action| need(action, &["view_index_metadata", "manage", "all"]);
     Some(match rest {
         ["_search"] => read("indices:data/read/search"),
         ["_count"] => read("indices:data/read/count"),
         ["_pit"] => read("indices:data/read/open_point_in_time"),
         ["_doc", _] | ["_source", _] if get || head => read("indices:data/read/get"),
-        ["_doc", _] if del => Need {
-            action: "indices:data/write/delete",
-            privileges: &["delete", "write", "all"],
-        },
-        ["_delete_by_query"] => Need {
-            action: "indices:data/write/delete/byquery",
-            privileges: &["delete", "write", "all"],
-        },
-        ["_doc"] | ["_doc", _] | ["_create", _] => Need {
-            action: "indices:data/write/index",
-            privileges: &["create_doc", "create", "index", "write", "all"],
-        },
-        ["_update", _] => Need {
-            action: "indices:data/write/update",
-            privileges: &["index", "write", "all"],
-        },
-        ["_refresh"] => Need {
-            action: "indices:admin/refresh",
-            privileges: &["maintenance", "manage", "all"],
-        },
+        ["_doc", _] if del => need("indices:data/write/delete", &["delete", "write", "all"]),
+        ["_delete_by_query"] => need(
+            "indices:data/write/delete/byquery",
+            &["delete", "write", "all"],
+        ),
+        ["_doc"] | ["_doc", _] | ["_create", _] => need(
+            "indices:data/write/index",
+            &["create_doc", "create", "index", "write", "all"],
+        ),
+        ["_update", _] => need("indices:data/write/update", &["index", "write", "all"]),
+        ["_refresh"] => need("indices:admin/refresh", &["maintenance", "manage", "all"]),
         ["_mapping"] if get => meta("indices:admin/mappings/get"),
-        ["_mapping"] => Need {
-            action: "indices:admin/mapping/put",
-            privileges: &["manage", "all"],
-        },
+        ["_mapping"] => need("indices:admin/mapping/put", &["manage", "all"]),
         ["_settings"] => meta("indices:monitor/settings/get"),
-        ["_stats"] => Need {
-            action: "indices:monitor/stats",
-            privileges: &["monitor", "manage", "all"],
-        },
-        ["_alias", _] | ["_aliases", _] => Need {
-            action: "indices:admin/aliases",
-            privileges: &["manage", "all"],
-        },
+        ["_stats"] => need("indices:monitor/stats", &["monitor", "manage", "all"]),
+        ["_alias", _] | ["_aliases", _] => need("indices:admin/aliases", &["manage", "all"]),
         [] if get || head => meta("indices:admin/get"),
-        [] if del => Need {
-            action: "indices:admin/delete",
-            privileges: &["delete_index", "manage", "all"],
-        },
-        [] => Need {
-            action: "indices:admin/create",
-            privileges: &["create_index", "manage", "all"],
-        },
+        [] if del => need("indices:admin/delete", &["delete_index", "manage", "all"]),
+        [] => need("indices:admin/create", &["create_index", "manage", "all"]),
         _ => return None,
     })
 }
 
 /// Checks a request before it is dispatched; `_bulk` items are checked one by one later.
-pub fn authorize(req: &Req, segs: &[&str]) -> Result<(), EsError> {
+/// `major` is the emulated Elasticsearch major version (the Connector API rule changed in 9.0).
+pub fn authorize(major: u32, req: &Req, segs: &[&str]) -> Result<(), EsError> {
     let Some(g) = &req.principal.grants else {
         return Ok(());
     };
     match segs {
-        ["_connector", ..] => {
-            let n = connector_need(&req.method);
-            if !g.has_cluster(n.privileges) {
-                return Err(cluster_denied(req, &n));
+        ["_connector", rest @ ..] => {
+            let Some(ep) = connector::endpoint(&req.method, rest) else {
+                return Ok(());
+            };
+            match connector::check(major, ep) {
+                connector::Check::Cluster(n) if !g.has_cluster(n.privileges) => {
+                    return Err(cluster_denied(req, &n));
+                }
+                connector::Check::Index(n, index) if !g.has_index(index, n.privileges) => {
+                    return Err(index_denied(req, &n, index));
+                }
+                _ => {}
             }
         }
         ["_security", "api_key"] if req.method != Method::GET => {
             let n = Need {
-                action: "cluster:admin/xpack/security/api_key/create",
+                action: Cow::Borrowed("cluster:admin/xpack/security/api_key/create"),
                 privileges: &[
                     "manage_own_api_key",
                     "manage_api_key",

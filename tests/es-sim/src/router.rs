@@ -182,7 +182,7 @@ fn dispatch(app: &App, req: &Req) -> Result<Resp, EsError> {
     let put = m == M::PUT;
     let del = m == M::DELETE;
     let head = m == M::HEAD;
-    crate::privileges::authorize(req, &segs)?;
+    crate::privileges::authorize(app.major(), req, &segs)?;
     if segs.first() == Some(&"_connector") {
         return connector::route(app, req, &segs[1..]);
     }
