@@ -47,14 +47,14 @@ pub fn get_connector(
 }
 
 /// For endpoints that do a blind partial update (no load): any existing document qualifies.
-fn get_blind(app: &App, id: &str) -> Result<Map<String, Value>, EsError> {
+pub(super) fn get_blind(app: &App, id: &str) -> Result<Map<String, Value>, EsError> {
     match load(app, CONNECTORS_INDEX, id)? {
         Some((doc, _)) => Ok(doc),
         None => Err(doc_missing(app, id)),
     }
 }
 
-fn commit(
+pub(super) fn commit(
     app: &App,
     id: &str,
     before: &Map<String, Value>,
@@ -65,20 +65,6 @@ fn commit(
     }
     save(app, CONNECTORS_INDEX, id, &after, Cond::default())?;
     Ok(Resp::ok(json!({"result": "updated"})))
-}
-
-fn default_filtering(now: &str) -> Value {
-    let rules = json!({
-        "advanced_snippet": {"created_at": now, "updated_at": now, "value": {}},
-        "rules": [default_rule(now, 0)],
-        "validation": {"state": "valid", "errors": []}
-    });
-    json!([{"domain": "DEFAULT", "active": rules, "draft": rules}])
-}
-
-fn default_rule(now: &str, order: i64) -> Value {
-    json!({"id": "DEFAULT", "field": "_", "policy": "include", "rule": "regex", "value": ".*", "order": order,
-           "created_at": now, "updated_at": now})
 }
 
 fn check_index_name_free(app: &App, index_name: &str, own_id: Option<&str>) -> Result<(), EsError> {
@@ -99,15 +85,37 @@ fn check_index_name(name: &str) -> Result<(), EsError> {
     validate_index_name(name).map_err(|e| EsError::validation(&[&e.reason]))
 }
 
+// The three refusals of a non-`content-` index for an Elastic-managed connector, each worded as
+// in Elasticsearch: ConnectorActionRequest#validateManagedConnectorIndexPrefix (create) and
+// ConnectorIndexService#updateConnectorIndexName / #updateConnectorNative (x-pack/plugin/
+// ent-search/src/main/java/org/elasticsearch/xpack/application/connector/).
+const MANAGED_PREFIX: &str = "content-";
+
 fn check_native_prefix(is_native: bool, index_name: Option<&str>) -> Result<(), EsError> {
-    if let (true, Some(ix)) = (is_native, index_name) {
-        if !ix.starts_with("content-") {
-            return Err(EsError::validation(&[&format!(
-                "Index name [{ix}] attached to an Elastic-managed connector must start with the prefix [content-]"
-            )]));
-        }
+    match index_name {
+        Some(ix) if is_native && !ix.starts_with(MANAGED_PREFIX) => Err(EsError::validation(&[&format!(
+            "Index [{ix}] is invalid. Index attached to an Elastic-managed connector must start with the prefix: [{MANAGED_PREFIX}]"
+        )])),
+        _ => Ok(()),
+    }
+}
+
+fn check_native_index_update(is_native: bool, ix: &str) -> Result<(), EsError> {
+    if is_native && !ix.starts_with(MANAGED_PREFIX) {
+        return Err(EsError::status_exception(format!(
+            "Index attached to an Elastic-managed connector must start with the prefix: [{MANAGED_PREFIX}]. The index name in the payload [{ix}] doesn't comply with this requirement."
+        )));
     }
     Ok(())
+}
+
+fn check_native_switch(id: &str, is_native: bool, ix: Option<&str>) -> Result<(), EsError> {
+    match ix {
+        Some(ix) if is_native && !ix.starts_with(MANAGED_PREFIX) => Err(EsError::status_exception(format!(
+            "The index name [{ix}] attached to the connector [{id}] must start with the required prefix: [{MANAGED_PREFIX}] to be Elastic-managed. Please update the attached index first to comply with this requirement."
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// `PUT /_connector/{id}`, `PUT /_connector`, `POST /_connector`.
@@ -144,7 +152,10 @@ pub fn create(app: &App, req: &Req, id: Option<&str>) -> Result<Resp, EsError> {
     if let Some(d) = description {
         doc.insert("description".into(), json!(d));
     }
-    doc.insert("filtering".into(), default_filtering(&now));
+    doc.insert(
+        "filtering".into(),
+        super::filtering::default_filtering(&now),
+    );
     if let Some(ix) = index_name {
         doc.insert("index_name".into(), json!(ix));
     }
@@ -291,7 +302,9 @@ pub fn list(app: &App, req: &Req) -> Result<Resp, EsError> {
 pub fn delete(app: &App, req: &Req, id: &str) -> Result<Resp, EsError> {
     let delete_jobs = req.flag("delete_sync_jobs", false)?;
     let hard = req.flag("hard", false)? || app.major() < 9;
-    let mut doc = get_connector(app, id, false)?;
+    // A hard delete removes the document whatever its `deleted` flag, so a soft-deleted
+    // connector can still be purged (ConnectorIndexService#deleteConnector deletes by id).
+    let mut doc = get_connector(app, id, hard)?;
     if hard {
         indices::remove(app, CONNECTORS_INDEX, id)?;
     } else {
@@ -344,13 +357,13 @@ pub fn update(app: &App, req: &Req, id: &str, action: &str) -> Result<Resp, EsEr
             }
             commit(app, id, &before, after)
         }
-        "_configuration" => configuration(app, req, id),
+        "_configuration" => super::configuration::update(app, req, id),
         "_error" => {
             let b = body(req)?;
             let p = "connector_update_error_request";
             strict(&b, p, &["error"])?;
             if !b.contains_key("error") {
-                return Err(EsError::x_content("Required [error]").with("parser", p));
+                return Err(required(&["error"]));
             }
             let err = opt_str(&b, p, "error")?.filter(|e| !e.is_empty());
             let before = get_blind(app, id)?;
@@ -368,20 +381,23 @@ pub fn update(app: &App, req: &Req, id: &str, action: &str) -> Result<Resp, EsEr
             commit(app, id, &before, after)
         }
         "_features" => features(app, req, id),
-        "_filtering" => filtering(app, req, id),
+        "_filtering" => super::filtering::update(app, req, id),
         "_index_name" => {
             let b = body(req)?;
             let p = "connector_update_index_name_request";
             strict(&b, p, &["index_name"])?;
             if !b.contains_key("index_name") {
-                return Err(EsError::x_content("Required [index_name]").with("parser", p));
+                return Err(required(&["index_name"]));
             }
             let ix = opt_str(&b, p, "index_name")?;
-            let before = get_connector(app, id, false)?;
+            // Elasticsearch's order: request validation, the name in use, the connector, its prefix.
             if let Some(ix) = &ix {
                 check_index_name(ix)?;
                 check_index_name_free(app, ix, Some(id))?;
-                check_native_prefix(before.get("is_native") == Some(&json!(true)), Some(ix))?;
+            }
+            let before = get_connector(app, id, false)?;
+            if let Some(ix) = &ix {
+                check_native_index_update(before.get("is_native") == Some(&json!(true)), ix)?;
             }
             let mut after = before.clone();
             match ix {
@@ -430,7 +446,11 @@ pub fn update(app: &App, req: &Req, id: &str, action: &str) -> Result<Resp, EsEr
             strict(&b, p, &["is_native"])?;
             let native = req_bool(&b, p, "is_native")?;
             let before = get_connector(app, id, false)?;
-            check_native_prefix(native, before.get("index_name").and_then(|v| v.as_str()))?;
+            check_native_switch(
+                id,
+                native,
+                before.get("index_name").and_then(|v| v.as_str()),
+            )?;
             let mut after = before.clone();
             after.insert("is_native".into(), json!(native));
             // Newest behaviour: only a connected connector falls back to configured.
@@ -443,61 +463,88 @@ pub fn update(app: &App, req: &Req, id: &str, action: &str) -> Result<Resp, EsEr
             let b = body(req)?;
             let p = "connector_update_pipeline_request";
             strict(&b, p, &["pipeline"])?;
-            let Some(Value::Object(pl)) = b.get("pipeline") else {
-                return Err(EsError::x_content("Required [pipeline]").with("parser", p));
+            let pl = match b.get("pipeline") {
+                Some(Value::Object(pl)) => pl,
+                Some(v) => return Err(unsupported(p, "pipeline", v)),
+                None => return Err(required(&["pipeline"])),
             };
-            let pp = "connector_ingest_pipeline";
-            strict(
-                pl,
-                pp,
-                &[
+            // ConnectorIngestPipeline: lenient, all four fields required (x-pack/plugin/ent-search/
+            // src/main/java/org/elasticsearch/xpack/application/connector/ConnectorIngestPipeline.java).
+            let pipeline = || -> Result<Value, EsError> {
+                let pp = "connector_ingest_pipeline";
+                let fields = [
                     "extract_binary_content",
                     "name",
                     "reduce_whitespace",
                     "run_ml_inference",
-                ],
-            )?;
-            let ebc = req_bool(pl, pp, "extract_binary_content")?;
-            let name = opt_str(pl, pp, "name")?
-                .ok_or_else(|| EsError::x_content("Required [name]").with("parser", pp))?;
-            let rw = req_bool(pl, pp, "reduce_whitespace")?;
-            let ml = req_bool(pl, pp, "run_ml_inference")?;
+                ];
+                let mut out = Map::new();
+                for (k, v) in pl.iter().filter(|(k, _)| fields.contains(&k.as_str())) {
+                    let parsed = if k == "name" {
+                        opt_str(pl, pp, k)?.map(Value::String)
+                    } else {
+                        opt_bool(pl, pp, k)?.map(Value::Bool)
+                    };
+                    out.insert(k.clone(), parsed.ok_or_else(|| unsupported(pp, k, v))?);
+                }
+                let missing: Vec<&str> = fields
+                    .into_iter()
+                    .filter(|k| !out.contains_key(*k))
+                    .collect();
+                if !missing.is_empty() {
+                    return Err(required(&missing));
+                }
+                Ok(
+                    json!({"extract_binary_content": out["extract_binary_content"], "name": out["name"],
+                          "reduce_whitespace": out["reduce_whitespace"], "run_ml_inference": out["run_ml_inference"]}),
+                )
+            };
+            let pipeline = pipeline().map_err(|e| nested(p, "pipeline", e))?;
             let before = get_blind(app, id)?;
             let mut after = before.clone();
-            after.insert(
-                "pipeline".into(),
-                json!({"extract_binary_content": ebc, "name": name, "reduce_whitespace": rw, "run_ml_inference": ml}),
-            );
+            after.insert("pipeline".into(), pipeline);
             commit(app, id, &before, after)
         }
         "_scheduling" => {
             let b = body(req)?;
             let p = "connector_update_scheduling_request";
             strict(&b, p, &["scheduling"])?;
-            let Some(Value::Object(s)) = b.get("scheduling") else {
-                return Err(EsError::x_content("Required [scheduling]").with("parser", p));
+            let s = match b.get("scheduling") {
+                Some(Value::Object(s)) => s,
+                Some(v) => return Err(unsupported(p, "scheduling", v)),
+                None => return Err(required(&["scheduling"])),
             };
             let sp = "connector_scheduling";
-            strict(s, sp, &["access_control", "full", "incremental"])?;
+            strict(s, sp, &["access_control", "full", "incremental"])
+                .map_err(|e| nested(p, "scheduling", e))?;
             if s.is_empty() {
                 return Err(EsError::validation(&["[scheduling] must contain at least one of [access_control], [full], [incremental]"]));
             }
-            let mut parsed = Map::new();
-            for (k, v) in s {
-                let Value::Object(o) = v else {
-                    return Err(bad_field(sp, k));
-                };
+            let schedule = |v: &Value| -> Result<Value, EsError> {
                 let ip = "schedule_config";
+                let Value::Object(o) = v else {
+                    return Err(EsError::x_content(format!(
+                        "[{ip}] Expected START_OBJECT but was: {}",
+                        token(v)
+                    )));
+                };
                 strict(o, ip, &["enabled", "interval"])?;
                 let enabled = req_bool(o, ip, "enabled")?;
-                let interval = opt_str(o, ip, "interval")?
-                    .ok_or_else(|| EsError::x_content("Required [interval]").with("parser", ip))?;
+                let interval =
+                    opt_str(o, ip, "interval")?.ok_or_else(|| required(&["interval"]))?;
                 if !valid_cron(&interval) {
-                    return Err(EsError::illegal_argument(format!(
-                        "invalid cron expression [{interval}]"
-                    )));
+                    return Err(nested(
+                        ip,
+                        "interval",
+                        EsError::illegal_argument(format!("invalid cron expression [{interval}]")),
+                    ));
                 }
-                parsed.insert(k.clone(), json!({"enabled": enabled, "interval": interval}));
+                Ok(json!({"enabled": enabled, "interval": interval}))
+            };
+            let mut parsed = Map::new();
+            for (k, v) in s {
+                let one = schedule(v).map_err(|e| nested(p, "scheduling", nested(sp, k, e)))?;
+                parsed.insert(k.clone(), one);
             }
             let before = get_blind(app, id)?;
             let mut after = before.clone();
@@ -513,8 +560,7 @@ pub fn update(app: &App, req: &Req, id: &str, action: &str) -> Result<Resp, EsEr
             let b = body(req)?;
             let p = "connector_update_service_type_request";
             strict(&b, p, &["service_type"])?;
-            let st = opt_str(&b, p, "service_type")?
-                .ok_or_else(|| EsError::x_content("Required [service_type]").with("parser", p))?;
+            let st = opt_str(&b, p, "service_type")?.ok_or_else(|| required(&["service_type"]))?;
             let before = get_connector(app, id, false)?;
             let mut after = before.clone();
             after.insert("service_type".into(), json!(st));
@@ -528,7 +574,7 @@ pub fn update(app: &App, req: &Req, id: &str, action: &str) -> Result<Resp, EsEr
             let p = "connector_update_status_request";
             strict(&b, p, &["status"])?;
             let to = enum_str(&b, p, "status", CONNECTOR_STATUSES)?
-                .ok_or_else(|| EsError::x_content("Required [status]").with("parser", p))?;
+                .ok_or_else(|| required(&["status"]))?;
             let before = get_connector(app, id, false)?;
             let from = before
                 .get("status")
@@ -620,44 +666,59 @@ fn last_sync(app: &App, req: &Req, id: &str) -> Result<Resp, EsError> {
 fn features(app: &App, req: &Req, id: &str) -> Result<Resp, EsError> {
     let b = body(req)?;
     strict(&b, "connector_update_features_request", &["features"])?;
-    let Some(Value::Object(f)) = b.get("features") else {
-        return Err(EsError::x_content("Required [features]")
-            .with("parser", "connector_update_features_request"));
+    let p = "connector_update_features_request";
+    let f = match b.get("features") {
+        Some(Value::Object(f)) => f,
+        Some(v) => return Err(unsupported(p, "features", v)),
+        None => return Err(required(&["features"])),
     };
     let fp = "connector_features";
-    strict(
-        f,
-        fp,
-        &[
-            "document_level_security",
-            "incremental_sync",
-            "native_connector_api_keys",
-            "sync_rules",
-        ],
-    )?;
-    let enabled_obj = |v: &Value, name: &str| -> Result<Value, EsError> {
+    let enabled_obj = |v: &Value| -> Result<Value, EsError> {
         let Value::Object(o) = v else {
-            return Err(bad_field(fp, name));
+            return Err(EsError::x_content(format!(
+                "[feature_enabled] Expected START_OBJECT but was: {}",
+                token(v)
+            )));
         };
         strict(o, "feature_enabled", &["enabled"])?;
         Ok(json!({"enabled": req_bool(o, "feature_enabled", "enabled")?}))
     };
-    let mut patch = Map::new();
-    for (k, v) in f {
-        if k == "sync_rules" {
-            let Value::Object(o) = v else {
-                return Err(bad_field(fp, k));
-            };
-            strict(o, "sync_rules_features", &["basic", "advanced"])?;
-            let mut sr = Map::new();
-            for (rk, rv) in o {
-                sr.insert(rk.clone(), enabled_obj(rv, rk)?);
+    let parse = || -> Result<Map<String, Value>, EsError> {
+        strict(
+            f,
+            fp,
+            &[
+                "document_level_security",
+                "incremental_sync",
+                "native_connector_api_keys",
+                "sync_rules",
+            ],
+        )?;
+        let mut patch = Map::new();
+        for (k, v) in f {
+            if k == "sync_rules" {
+                let Value::Object(o) = v else {
+                    return Err(unsupported(fp, k, v));
+                };
+                let rules = || -> Result<Map<String, Value>, EsError> {
+                    strict(o, "sync_rules_features", &["basic", "advanced"])?;
+                    let mut sr = Map::new();
+                    for (rk, rv) in o {
+                        let one =
+                            enabled_obj(rv).map_err(|e| nested("sync_rules_features", rk, e))?;
+                        sr.insert(rk.clone(), one);
+                    }
+                    Ok(sr)
+                };
+                let sr = rules().map_err(|e| nested(fp, k, e))?;
+                patch.insert(k.clone(), Value::Object(sr));
+            } else {
+                patch.insert(k.clone(), enabled_obj(v).map_err(|e| nested(fp, k, e))?);
             }
-            patch.insert(k.clone(), Value::Object(sr));
-        } else {
-            patch.insert(k.clone(), enabled_obj(v, k)?);
         }
-    }
+        Ok(patch)
+    };
+    let patch = parse().map_err(|e| nested(p, "features", e))?;
     let before = get_blind(app, id)?;
     let mut after = before.clone();
     let slot = after.entry("features").or_insert_with(|| json!({}));
@@ -666,427 +727,6 @@ fn features(app: &App, req: &Req, id: &str) -> Result<Resp, EsError> {
     }
     if let Some(o) = slot.as_object_mut() {
         crate::docs::write::merge(o, &patch);
-    }
-    commit(app, id, &before, after)
-}
-
-const DISPLAYS: &[&str] = &["textbox", "textarea", "numeric", "toggle", "dropdown"];
-const FIELD_TYPES: &[&str] = &["str", "int", "list", "bool"];
-const VALIDATION_TYPES: &[&str] = &[
-    "less_than",
-    "greater_than",
-    "list_type",
-    "included_in",
-    "regex",
-];
-
-fn config_field(key: &str, v: &Value) -> Result<Value, EsError> {
-    let p = "connector_configuration";
-    let Value::Object(m) = v else {
-        return Err(bad_field("connector_update_configuration_request", key));
-    };
-    strict(
-        m,
-        p,
-        &[
-            "category",
-            "default_value",
-            "depends_on",
-            "display",
-            "label",
-            "options",
-            "order",
-            "placeholder",
-            "required",
-            "sensitive",
-            "tooltip",
-            "type",
-            "ui_restrictions",
-            "validations",
-            "value",
-        ],
-    )?;
-    let label = opt_str(m, p, "label")?
-        .ok_or_else(|| EsError::x_content("Required [label]").with("parser", p))?;
-    enum_str(m, p, "display", DISPLAYS)?;
-    enum_str(m, p, "type", FIELD_TYPES)?;
-    if let Some(vals) = m.get("validations") {
-        let Value::Array(a) = vals else {
-            return Err(bad_field(p, "validations"));
-        };
-        for val in a {
-            let Value::Object(o) = val else {
-                return Err(bad_field(p, "validations"));
-            };
-            strict(o, "config_validation", &["type", "constraint"])?;
-            enum_str(o, "config_validation", "type", VALIDATION_TYPES)?.ok_or_else(|| {
-                EsError::x_content("Required [type]").with("parser", "config_validation")
-            })?;
-        }
-    }
-    for k in ["category", "placeholder", "tooltip"] {
-        opt_str(m, p, k)?;
-    }
-    for k in ["required", "sensitive"] {
-        opt_bool(m, p, k)?;
-    }
-    if let Some(o) = m.get("order") {
-        if !o.is_null() && o.as_i64().is_none() {
-            return Err(bad_field(p, "order"));
-        }
-    }
-    if matches!(
-        m.get("default_value"),
-        Some(Value::Array(_) | Value::Object(_))
-    ) {
-        return Err(bad_field(p, "default_value"));
-    }
-    // Written back with default_value, label, required, sensitive and value always present.
-    let mut out = Map::new();
-    for k in [
-        "category",
-        "depends_on",
-        "display",
-        "options",
-        "order",
-        "placeholder",
-        "tooltip",
-        "type",
-        "ui_restrictions",
-        "validations",
-    ] {
-        if let Some(v) = m.get(k) {
-            if !v.is_null() || k == "tooltip" {
-                out.insert(k.into(), v.clone());
-            }
-        }
-    }
-    out.insert(
-        "default_value".into(),
-        m.get("default_value").cloned().unwrap_or(Value::Null),
-    );
-    out.insert("label".into(), json!(label));
-    out.insert(
-        "required".into(),
-        json!(m.get("required").and_then(|v| v.as_bool()).unwrap_or(false)),
-    );
-    out.insert(
-        "sensitive".into(),
-        json!(m
-            .get("sensitive")
-            .and_then(|v| v.as_bool())
-            .unwrap_or(false)),
-    );
-    out.insert(
-        "value".into(),
-        m.get("value").cloned().unwrap_or(Value::Null),
-    );
-    Ok(Value::Object(out))
-}
-
-fn configuration(app: &App, req: &Req, id: &str) -> Result<Resp, EsError> {
-    let b = body(req)?;
-    let p = "connector_update_configuration_request";
-    strict(&b, p, &["configuration", "values"])?;
-    let conf = b.get("configuration").filter(|v| !v.is_null());
-    let values = b.get("values").filter(|v| !v.is_null());
-    match (conf, values) {
-        (Some(_), Some(_)) => Err(EsError::validation(&[
-            "[configuration] and [values] cannot both be provided in the same request.",
-        ])),
-        (None, None) => Err(EsError::validation(&[
-            "[configuration] and [values] cannot both be null.",
-        ])),
-        (Some(c), None) => {
-            let Value::Object(cm) = c else {
-                return Err(bad_field(p, "configuration"));
-            };
-            let mut schema = Map::new();
-            for (k, v) in cm {
-                schema.insert(k.clone(), config_field(k, v)?);
-            }
-            let before = get_connector(app, id, false)?;
-            let mut after = before.clone();
-            after.insert("configuration".into(), Value::Object(schema));
-            after.insert("status".into(), json!("configured"));
-            commit(app, id, &before, after)
-        }
-        (None, Some(v)) => {
-            let Value::Object(vm) = v else {
-                return Err(bad_field(p, "values"));
-            };
-            let before = get_connector(app, id, false)?;
-            let current = before
-                .get("configuration")
-                .and_then(|c| c.as_object())
-                .cloned()
-                .unwrap_or_default();
-            let unknown: Vec<&str> = vm
-                .keys()
-                .filter(|k| !current.contains_key(*k))
-                .map(|k| k.as_str())
-                .collect();
-            if !unknown.is_empty() {
-                return Err(EsError::validation(&[&format!(
-                    "Unknown [configuration] fields in the request payload: [{}]. Remove them from request or register their schema first.",
-                    unknown.join(", ")
-                )]));
-            }
-            let mut after = before.clone();
-            if let Some(Value::Object(conf)) = after.get_mut("configuration") {
-                for (k, val) in vm {
-                    if let Some(Value::Object(field)) = conf.get_mut(k) {
-                        field.insert("value".into(), val.clone());
-                    }
-                }
-            }
-            after.insert("status".into(), json!("configured"));
-            commit(app, id, &before, after)
-        }
-    }
-}
-
-fn check_rules(parser: &str, v: &Value) -> Result<(), EsError> {
-    let Value::Object(m) = v else {
-        return Err(bad_field(parser, "rules"));
-    };
-    strict(
-        m,
-        "filtering_rules",
-        &["advanced_snippet", "rules", "validation"],
-    )?;
-    if let Some(Value::Array(rules)) = m.get("rules") {
-        for r in rules {
-            check_rule(r)?;
-        }
-    }
-    if let Some(a) = m.get("advanced_snippet") {
-        check_snippet(a)?;
-    }
-    Ok(())
-}
-
-fn check_rule(r: &Value) -> Result<(), EsError> {
-    let p = "filtering_rule";
-    let Value::Object(o) = r else {
-        return Err(bad_field(p, "rules"));
-    };
-    strict(
-        o,
-        p,
-        &[
-            "created_at",
-            "field",
-            "id",
-            "order",
-            "policy",
-            "rule",
-            "updated_at",
-            "value",
-        ],
-    )?;
-    enum_str(o, p, "policy", &["include", "exclude"])?;
-    enum_str(
-        o,
-        p,
-        "rule",
-        &[
-            "contains",
-            "ends_with",
-            "equals",
-            "regex",
-            "starts_with",
-            ">",
-            "<",
-        ],
-    )?;
-    opt_date(o, p, "created_at")?;
-    opt_date(o, p, "updated_at")?;
-    for k in ["field", "id", "policy", "rule", "value"] {
-        if !o.contains_key(k) {
-            return Err(EsError::x_content(format!("Required [{k}]")).with("parser", p));
-        }
-    }
-    if o.get("order").and_then(|v| v.as_i64()).is_none() {
-        return Err(EsError::x_content("Required [order]").with("parser", p));
-    }
-    Ok(())
-}
-
-fn check_snippet(a: &Value) -> Result<(), EsError> {
-    let p = "filtering_advanced_snippet";
-    let Value::Object(o) = a else {
-        return Err(bad_field(p, "advanced_snippet"));
-    };
-    strict(o, p, &["created_at", "updated_at", "value"])?;
-    opt_date(o, p, "created_at")?;
-    opt_date(o, p, "updated_at")?;
-    if !o.contains_key("value") {
-        return Err(EsError::x_content("Required [value]").with("parser", p));
-    }
-    Ok(())
-}
-
-fn filtering(app: &App, req: &Req, id: &str) -> Result<Resp, EsError> {
-    let b = body(req)?;
-    let p = "connector_update_filtering_request";
-    strict(&b, p, &["filtering", "rules", "advanced_snippet"])?;
-    let full = b.get("filtering").filter(|v| !v.is_null());
-    let rules = b.get("rules").filter(|v| !v.is_null());
-    let snippet = b.get("advanced_snippet").filter(|v| !v.is_null());
-    if full.is_some() && (rules.is_some() || snippet.is_some()) {
-        return Err(EsError::validation(&[
-            "[filtering] and [rules, advanced_snippet] cannot be provided in the same request.",
-        ]));
-    }
-    if let Some(f) = full {
-        let Value::Array(arr) = f else {
-            return Err(bad_field(p, "filtering"));
-        };
-        let mut out = Vec::new();
-        for el in arr {
-            let Value::Object(o) = el else {
-                return Err(bad_field(p, "filtering"));
-            };
-            strict(o, "connector_filtering", &["active", "domain", "draft"])?;
-            let (Some(active), Some(draft)) = (o.get("active"), o.get("draft")) else {
-                return Err(EsError::x_content("Required [active, draft]")
-                    .with("parser", "connector_filtering"));
-            };
-            check_rules("connector_filtering", active)?;
-            check_rules("connector_filtering", draft)?;
-            // Newest code ignores a sent domain and always writes DEFAULT.
-            out.push(json!({"active": active, "domain": "DEFAULT", "draft": draft}));
-        }
-        let before = get_blind(app, id)?;
-        let mut after = before.clone();
-        after.insert("filtering".into(), Value::Array(out));
-        return commit(app, id, &before, after);
-    }
-    if rules.is_none() && snippet.is_none() {
-        return Err(EsError::validation(&[
-            "[advanced_snippet] and [rules] cannot be both [null].",
-        ]));
-    }
-    if let Some(r) = rules {
-        let Value::Array(a) = r else {
-            return Err(bad_field(p, "rules"));
-        };
-        for x in a {
-            check_rule(x)?;
-        }
-    }
-    if let Some(s) = snippet {
-        check_snippet(s)?;
-    }
-    let before = get_connector(app, id, false)?;
-    let mut after = before.clone();
-    let now = now_iso();
-    let fl = after
-        .entry("filtering")
-        .or_insert_with(|| default_filtering(&now));
-    let Some(first) = fl
-        .as_array_mut()
-        .and_then(|a| a.first_mut())
-        .and_then(|f| f.as_object_mut())
-    else {
-        return Err(EsError::status_exception(format!(
-            "Filtering of connector [{id}] is empty"
-        )));
-    };
-    let draft = first.entry("draft").or_insert_with(|| json!({}));
-    let Some(d) = draft.as_object_mut() else {
-        return Err(EsError::status_exception("malformed draft filtering"));
-    };
-    if let Some(Value::Array(rs)) = rules {
-        let mut rs: Vec<Value> = rs
-            .iter()
-            .filter(|r| r.get("id").and_then(|v| v.as_str()) != Some("DEFAULT"))
-            .cloned()
-            .collect();
-        rs.sort_by_key(|r| r.get("order").and_then(|v| v.as_i64()).unwrap_or(0));
-        let next = rs
-            .last()
-            .and_then(|r| r.get("order"))
-            .and_then(|v| v.as_i64())
-            .map_or(0, |o| o + 1);
-        rs.push(default_rule(&now, next));
-        d.insert("rules".into(), Value::Array(rs));
-    }
-    if let Some(s) = snippet {
-        let mut s = s.as_object().cloned().unwrap_or_default();
-        s.entry("created_at").or_insert_with(|| json!(now));
-        s.entry("updated_at").or_insert_with(|| json!(now));
-        d.insert("advanced_snippet".into(), Value::Object(s));
-    }
-    d.insert(
-        "validation".into(),
-        json!({"state": "edited", "errors": []}),
-    );
-    commit(app, id, &before, after)
-}
-
-pub fn filtering_validation(app: &App, req: &Req, id: &str) -> Result<Resp, EsError> {
-    let b = body(req)?;
-    let p = "connector_update_filtering_validation_request";
-    strict(&b, p, &["validation"])?;
-    let Some(Value::Object(v)) = b.get("validation") else {
-        return Err(EsError::x_content("Required [validation]").with("parser", p));
-    };
-    strict(v, "filtering_validation", &["state", "errors"])?;
-    let state = enum_str(
-        v,
-        "filtering_validation",
-        "state",
-        &["edited", "invalid", "valid"],
-    )?
-    .ok_or_else(|| EsError::x_content("Required [state]").with("parser", "filtering_validation"))?;
-    let errors = match v.get("errors") {
-        None => json!([]),
-        Some(Value::Array(a)) => Value::Array(a.clone()),
-        Some(_) => return Err(bad_field("filtering_validation", "errors")),
-    };
-    let before = get_connector(app, id, false)?;
-    let mut after = before.clone();
-    if let Some(Value::Object(d)) = after
-        .get_mut("filtering")
-        .and_then(|f| f.as_array_mut())
-        .and_then(|a| a.first_mut())
-        .and_then(|f| f.get_mut("draft"))
-    {
-        d.insert(
-            "validation".into(),
-            json!({"state": state, "errors": errors}),
-        );
-    }
-    commit(app, id, &before, after)
-}
-
-pub fn filtering_activate(app: &App, id: &str) -> Result<Resp, EsError> {
-    let before = get_connector(app, id, false)?;
-    let mut after = before.clone();
-    let Some(first) = after
-        .get_mut("filtering")
-        .and_then(|f| f.as_array_mut())
-        .and_then(|a| a.first_mut())
-    else {
-        return Err(EsError::status_exception(format!(
-            "Filtering of connector [{id}] is empty"
-        )));
-    };
-    let draft = first.get("draft").cloned().unwrap_or(json!({}));
-    let state = draft
-        .get("validation")
-        .and_then(|v| v.get("state"))
-        .and_then(|s| s.as_str())
-        .unwrap_or("edited");
-    if state != "valid" {
-        return Err(EsError::status_exception(format!(
-            "Filtering draft needs to be validated by the connector service before activation. Current filtering draft validation state [{state}] is not equal to [valid]."
-        )));
-    }
-    if let Some(o) = first.as_object_mut() {
-        o.insert("active".into(), draft);
     }
     commit(app, id, &before, after)
 }

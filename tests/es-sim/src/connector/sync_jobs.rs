@@ -315,10 +315,7 @@ pub fn update(app: &App, req: &Req, id: &str, action: &str) -> Result<Resp, EsEr
                 }
             }
             if !missing.is_empty() {
-                return Err(
-                    EsError::x_content(format!("Required [{}]", missing.join(", ")))
-                        .with("parser", p),
-                );
+                return Err(required(&missing));
             }
             match opt_date(&b, p, "last_seen")? {
                 Some(v) if !v.is_null() => patch.insert("last_seen".into(), v),

@@ -25,26 +25,68 @@ pub fn bad_field(parser: &str, k: &str) -> EsError {
     EsError::x_content(format!("[{parser}] failed to parse field [{k}]"))
 }
 
+/// The parser token Elasticsearch names for a JSON value.
+pub fn token(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "VALUE_NULL",
+        Value::Bool(_) => "VALUE_BOOLEAN",
+        Value::Number(_) => "VALUE_NUMBER",
+        Value::String(_) => "VALUE_STRING",
+        Value::Array(_) => "START_ARRAY",
+        Value::Object(_) => "START_OBJECT",
+    }
+}
+
+/// A value of a type the field's parser does not accept (ObjectParser's own check, before any
+/// value parsing, so no `failed to parse field` wrapper).
+pub fn unsupported(parser: &str, k: &str, v: &Value) -> EsError {
+    EsError::x_content(format!(
+        "[{parser}] {k} doesn't support values of type: {}",
+        token(v)
+    ))
+}
+
+/// An error inside the nested object `field` of parser `outer`: ObjectParser wraps it.
+pub fn nested(outer: &str, field: &str, inner: EsError) -> EsError {
+    let mut e = bad_field(outer, field);
+    e.caused_by = Some(inner.cause_json());
+    e
+}
+
+/// A missing required field of a top-level request parser: ConstructingObjectParser throws an
+/// IllegalArgumentException, which the REST layer answers as is.
+pub fn required(fields: &[&str]) -> EsError {
+    EsError::illegal_argument(format!("Required [{}]", fields.join(", ")))
+}
+
 /// A nullable string field: `Ok(None)` for absent or null.
 pub fn opt_str(m: &Map<String, Value>, parser: &str, k: &str) -> Result<Option<String>, EsError> {
     match m.get(k) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(_) => Err(bad_field(parser, k)),
+        Some(v) => Err(unsupported(parser, k, v)),
     }
 }
 
+/// A nullable boolean field; like Elasticsearch it also takes the strings "true" and "false".
 pub fn opt_bool(m: &Map<String, Value>, parser: &str, k: &str) -> Result<Option<bool>, EsError> {
     match m.get(k) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Bool(b)) => Ok(Some(*b)),
-        Some(_) => Err(bad_field(parser, k)),
+        Some(Value::String(s)) if s == "true" => Ok(Some(true)),
+        Some(Value::String(s)) if s == "false" => Ok(Some(false)),
+        Some(Value::String(s)) => {
+            let mut e = bad_field(parser, k);
+            e.caused_by = Some(serde_json::json!({"type": "illegal_argument_exception",
+                "reason": format!("Failed to parse value [{s}] as only [true] or [false] are allowed.")}));
+            Err(e)
+        }
+        Some(v) => Err(unsupported(parser, k, v)),
     }
 }
 
 pub fn req_bool(m: &Map<String, Value>, parser: &str, k: &str) -> Result<bool, EsError> {
-    opt_bool(m, parser, k)?
-        .ok_or_else(|| EsError::x_content(format!("Required [{k}]")).with("parser", parser))
+    opt_bool(m, parser, k)?.ok_or_else(|| required(&[k]))
 }
 
 pub fn opt_date(m: &Map<String, Value>, parser: &str, k: &str) -> Result<Option<Value>, EsError> {
