@@ -732,16 +732,24 @@ async fn sync_jobs_lifecycle() {
     );
     let gone = s.get(&format!("/_connector/_sync_job/{acl_id}")).await;
     assert_eq!(gone.status, 404);
+    // A get that finds nothing names the id alone; an update of a missing job says more.
+    assert_eq!(gone.err_type(), "resource_not_found_exception");
+    assert_eq!(gone.reason(), acl_id);
+    let r = s
+        .call("DELETE", &format!("/_connector/_sync_job/{acl_id}"), None)
+        .await;
+    assert_eq!((r.status, r.reason()), (404, acl_id.as_str()));
+    let r = s
+        .call("PUT", "/_connector/_sync_job/none/_check_in", None)
+        .await;
     assert_eq!(
-        gone.reason(),
-        format!("connector sync job [{acl_id}] not found")
+        (r.status, r.reason()),
+        (404, "connector sync job [none] not found")
     );
-    assert_eq!(
-        s.call("PUT", "/_connector/_sync_job/none/_check_in", None)
-            .await
-            .status,
-        404
-    );
+    let r = s
+        .call("PUT", "/_connector/_sync_job/none/_cancel", None)
+        .await;
+    assert_eq!((r.status, r.reason()), (404, "none"));
 }
 
 #[tokio::test]

@@ -11,14 +11,22 @@ use crate::router::App;
 use crate::store::JOBS_INDEX;
 use serde_json::{json, Map, Value};
 
-fn not_found(id: &str) -> EsError {
-    EsError::not_found(format!("connector sync job [{id}] not found"))
-}
-
+// Two wordings of a missing job in ConnectorSyncJobIndexService (x-pack/plugin/ent-search/src/
+// main/java/org/elasticsearch/xpack/application/connector/syncjob/ConnectorSyncJobIndexService.java):
+// a get or delete that finds nothing fails with `ResourceNotFoundException(id)`, the id alone;
+// a partial update of a missing document (check-in, stats) is translated from
+// DocumentMissingException into "connector sync job [id] not found".
 fn get_job(app: &App, id: &str) -> Result<Map<String, Value>, EsError> {
     load(app, JOBS_INDEX, id)?
         .map(|(d, _)| d)
-        .ok_or_else(|| not_found(id))
+        .ok_or_else(|| EsError::not_found(id))
+}
+
+/// For the blind partial updates (check-in, stats).
+fn get_job_to_update(app: &App, id: &str) -> Result<Map<String, Value>, EsError> {
+    load(app, JOBS_INDEX, id)?
+        .map(|(d, _)| d)
+        .ok_or_else(|| EsError::not_found(format!("connector sync job [{id}] not found")))
 }
 
 fn commit(
@@ -222,7 +230,7 @@ pub fn update(app: &App, req: &Req, id: &str, action: &str) -> Result<Resp, EsEr
             commit(app, id, &before, after)
         }
         "_check_in" => {
-            let before = get_job(app, id)?;
+            let before = get_job_to_update(app, id)?;
             let mut after = before.clone();
             after.insert("last_seen".into(), json!(now_iso()));
             commit(app, id, &before, after)
@@ -321,7 +329,7 @@ pub fn update(app: &App, req: &Req, id: &str, action: &str) -> Result<Resp, EsEr
                 Some(v) if !v.is_null() => patch.insert("last_seen".into(), v),
                 _ => patch.insert("last_seen".into(), json!(now_iso())),
             };
-            let before = get_job(app, id)?;
+            let before = get_job_to_update(app, id)?;
             let mut after = before.clone();
             match b.get("metadata") {
                 None | Some(Value::Null) => {}
