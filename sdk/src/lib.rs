@@ -82,7 +82,7 @@ pub use wit_bindgen as __wit_bindgen;
 pub mod __bindings {
     #[cfg(feature = "postgresql")]
     wit_bindgen::generate!({
-        path: "../wit",
+        path: "../wit/v0.2.0",
         world: "postgresql-source-plugin",
         pub_export_macro: true,
         export_macro_name: "__export_source",
@@ -91,7 +91,7 @@ pub mod __bindings {
     });
     #[cfg(not(feature = "postgresql"))]
     wit_bindgen::generate!({
-        path: "../wit",
+        path: "../wit/v0.2.0",
         world: "source-plugin",
         pub_export_macro: true,
         export_macro_name: "__export_source",

@@ -1,21 +1,29 @@
 //! The PostgreSQL capability, and PostgreSQL value → document value / JSON.
 //!
-//! The host opens the connection from the connector's configuration; the plugin
-//! only sends read statements. Rows arrive packed in one buffer per batch
-//! (the `tributary-codec` format) and are decoded here without copies.
+//! The host opens the connection from the connector's configuration (the plugin
+//! never sees the password). Discovery and table scans are structured calls — the
+//! host writes and quotes the SQL — and [`Session::query`] takes one read
+//! statement, which the host checks with PostgreSQL's own parser against an
+//! allow-list (one `SELECT`, side-effect-free built-in functions, no system
+//! catalogs that hold secrets). Rows arrive packed in one buffer per batch (the
+//! `tributary-codec` format) and are decoded here without copies.
 //!
 //! ```no_run
 //! use tributary_sdk::postgresql::{self, Param};
 //! # fn run() -> Result<(), tributary_sdk::postgresql::PgError> {
 //! let session = postgresql::connect()?;
-//! let mut rows = session.query("SELECT id, title FROM album WHERE id > $1 ORDER BY id", &[Param::Int(10)])?;
-//! while let Some(batch) = rows.next_batch(1000)? {
-//!     for row in batch.rows() {
-//!         let row = row?;
-//!         let title = postgresql::to_value(&row[1]);
-//!         # let _ = title;
+//! for table in session.list_tables("public", false)? {
+//!     let key = session.primary_key("public", &table.name)?;
+//!     let mut rows = session.scan("public", &table.name, &key)?;
+//!     while let Some(batch) = rows.next_batch(1000)? {
+//!         for row in batch.rows() {
+//!             let value = postgresql::to_value(&row?[0]);
+//!             # let _ = value;
+//!         }
 //!     }
 //! }
+//! let mut rows = session.query("SELECT id, title FROM album WHERE id > $1 ORDER BY id", &[Param::Int(10)])?;
+//! # let _ = rows.next_batch(10)?;
 //! # Ok(()) }
 //! ```
 
@@ -109,30 +117,99 @@ pub struct Column {
 /// This job's session: a connection the host opened, in a READ ONLY transaction.
 pub struct Session(wit_pg::Session);
 
-/// Opens this job's session.
+/// Opens a session of this job. A job may hold a few at once (the operator's
+/// `plugins.postgresql.max_sessions`, 4 by default).
 pub fn connect() -> Result<Session, PgError> {
     Ok(Session(wit_pg::connect()?))
 }
 
+/// What kind of relation [`Session::list_tables`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RelationKind {
+    /// A table (`BASE TABLE`).
+    Table,
+    /// A view.
+    View,
+    /// A foreign table.
+    ForeignTable,
+}
+
+/// A table or view.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Relation {
+    /// Its name, unquoted.
+    pub name: String,
+    /// What it is.
+    pub kind: RelationKind,
+}
+
+/// Facts the host read when it opened the session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionInfo {
+    /// The transaction's start (`now()`), ISO-8601.
+    pub started_at: String,
+    /// `server_version`.
+    pub server_version: String,
+    /// `current_database()`.
+    pub database: String,
+    /// Whether the server keeps commit timestamps (`track_commit_timestamp`).
+    pub commit_timestamps: bool,
+}
+
 impl Session {
-    /// Runs one read statement; rows stream as they are pulled.
+    /// What the host read when it opened the session.
+    pub fn info(&self) -> SessionInfo {
+        let i = self.0.info();
+        SessionInfo {
+            started_at: i.started_at,
+            server_version: i.server_version,
+            database: i.database,
+            commit_timestamps: i.commit_timestamps,
+        }
+    }
+
+    /// Tables of `schema` visible to the role, sorted by name; with
+    /// `include_views`, views and foreign tables too.
+    pub fn list_tables(&self, schema: &str, include_views: bool) -> Result<Vec<Relation>, PgError> {
+        Ok(self
+            .0
+            .list_tables(schema, include_views)?
+            .into_iter()
+            .map(|r| Relation {
+                name: r.name,
+                kind: match r.kind {
+                    wit_pg::RelationKind::Table => RelationKind::Table,
+                    wit_pg::RelationKind::View => RelationKind::View,
+                    wit_pg::RelationKind::ForeignTable => RelationKind::ForeignTable,
+                },
+            })
+            .collect())
+    }
+
+    /// The primary-key columns of a table, in key order (empty without one).
+    pub fn primary_key(&self, schema: &str, table: &str) -> Result<Vec<String>, PgError> {
+        Ok(self.0.primary_key(schema, table)?)
+    }
+
+    /// Every row of a table, ordered by the columns `order_by` names (the host
+    /// quotes every identifier); rows stream as they are pulled.
+    pub fn scan(&self, schema: &str, table: &str, order_by: &[String]) -> Result<Rows, PgError> {
+        let rows = self.0.scan(schema, table, order_by)?;
+        Ok(Rows::new(rows))
+    }
+
+    /// The latest commit time of any row of `tables`, ISO-8601; `None` when the
+    /// server keeps no commit timestamps or the tables are empty.
+    pub fn last_commit_time(&self, schema: &str, tables: &[String]) -> Result<Option<String>, PgError> {
+        Ok(self.0.last_commit_time(schema, tables)?)
+    }
+
+    /// Runs one read statement (checked by the host, see the module docs); rows
+    /// stream as they are pulled.
     pub fn query(&self, sql: &str, params: &[Param]) -> Result<Rows, PgError> {
         let params: Vec<wit_pg::Param> = params.iter().map(Param::to_wit).collect();
         let rows = self.0.query(sql, &params)?;
-        let columns = rows
-            .columns()
-            .into_iter()
-            .map(|c| Column {
-                name: c.name,
-                type_oid: c.type_oid,
-                type_name: c.type_name,
-            })
-            .collect();
-        Ok(Rows {
-            inner: rows,
-            columns,
-            done: false,
-        })
+        Ok(Rows::new(rows))
     }
 
     /// Runs a statement and collects every row (for small results).
@@ -197,6 +274,23 @@ pub struct Rows {
 }
 
 impl Rows {
+    fn new(inner: wit_pg::Rows) -> Self {
+        let columns = inner
+            .columns()
+            .into_iter()
+            .map(|c| Column {
+                name: c.name,
+                type_oid: c.type_oid,
+                type_name: c.type_name,
+            })
+            .collect();
+        Rows {
+            inner,
+            columns,
+            done: false,
+        }
+    }
+
     /// The result columns.
     pub fn columns(&self) -> &[Column] {
         &self.columns

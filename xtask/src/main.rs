@@ -166,6 +166,23 @@ fn build_plugins(root: &Path) -> Result<()> {
     }
     run(&mut cmd)?;
     let built = root.join("target").join(WASM_TARGET).join("release");
+    // A plugin removed from the workspace must not linger in the folders the
+    // host and the tests load.
+    for dest in ["plugins", "test-plugins"] {
+        let dir = root.join("target").join(dest);
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+            let current = packages.iter().any(|p| p.dest == dest && p.lib == stem);
+            if path.extension().is_some_and(|e| e == "wasm") && !current {
+                std::fs::remove_file(&path)
+                    .with_context(|| format!("removing stale {}", path.display()))?;
+            }
+        }
+    }
     for p in &packages {
         let dir = root.join("target").join(p.dest);
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;

@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 
 use super::PluginDirArgs;
 use crate::document::{write_str, Operation};
-use crate::plugins::{Grants, LoadedPlugin, PluginRuntime, PluginSet, RuntimeConfig, SyncRequest};
+use crate::plugins::{LoadedPlugin, PluginRuntime, PluginSet, RuntimeConfig, SyncRequest};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum PluginsCommand {
@@ -184,13 +184,7 @@ pub async fn extract(args: ExtractArgs) -> anyhow::Result<()> {
     let plugin = find(&set, &args.service_type, &args.plugins.dir)?;
     // The host opens the connection from the values given, as it would from the
     // connector's configuration; a plugin that does not import it gets nothing.
-    let grants = Grants {
-        postgresql: plugin
-            .imports
-            .iter()
-            .any(|i| i == "postgresql")
-            .then(|| runtime.config().postgresql_grant(&values)),
-    };
+    let grants = plugin.grants(runtime.config(), &values, &[]);
     let mut sync = plugin
         .start_sync(&values, SyncRequest::full(args.batch_size.max(1)), &grants)
         .await

@@ -285,13 +285,17 @@ pub fn runtime_config(config: &Config) -> RuntimeConfig {
     let mut rc = RuntimeConfig {
         memory_limit_mb: p.memory_limit_mb,
         cpu_limit: Duration::from_secs(p.call_timeout_secs.max(1)),
+        call_timeout: Duration::from_secs(p.wall_timeout_secs.max(1)),
         ..RuntimeConfig::default()
     };
     if p.cache_dir.is_some() {
         rc.cache_dir = p.cache_dir.clone();
     }
     rc.postgresql.allowed_hosts = p.postgresql.allowed_hosts.clone();
-    rc.postgresql.statement_timeout_ms = p.postgresql.statement_timeout_ms;
+    rc.postgresql.statement_timeout_ms = p
+        .postgresql
+        .effective_statement_timeout_ms(p.wall_timeout_secs);
+    rc.postgresql.max_sessions = usize::try_from(p.postgresql.max_sessions).unwrap_or(usize::MAX);
     rc
 }
 

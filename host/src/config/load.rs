@@ -730,6 +730,9 @@ fn read_plugins(s: &mut Section, ctx: &Ctx, p: &mut PluginsConfig) -> Result<(),
     set!(s, ctx, p.call_timeout_secs, "call_timeout_secs", |x, a| {
         v::integer(x, a, 1)
     });
+    set!(s, ctx, p.wall_timeout_secs, "wall_timeout_secs", |x, a| {
+        v::integer(x, a, 1)
+    });
     p.cache_dir = s.get(ctx, "cache_dir", v::path)?;
     let mut pg = s.section(ctx, "postgresql")?;
     set!(
@@ -739,14 +742,27 @@ fn read_plugins(s: &mut Section, ctx: &Ctx, p: &mut PluginsConfig) -> Result<(),
         "allowed_hosts",
         v::string_list
     );
-    set!(
-        pg,
-        ctx,
-        p.postgresql.statement_timeout_ms,
-        "statement_timeout_ms",
-        |x, a| { v::integer(x, a, 1) }
-    );
+    if let Some(t) = pg.get(ctx, "statement_timeout_ms", |x, a| v::integer(x, a, 1))? {
+        p.postgresql.statement_timeout_ms = Some(t);
+    }
+    set!(pg, ctx, p.postgresql.max_sessions, "max_sessions", |x, a| {
+        v::integer(x, a, 1)
+    });
     pg.finish(ctx);
+    // Each limit must be reported as itself: the statement gives up before the call.
+    if let Some(t) = p.postgresql.statement_timeout_ms {
+        if t >= p.wall_timeout_secs.saturating_mul(1000) {
+            return Err(ConfigError::Invalid {
+                source_name: ctx.source.to_owned(),
+                key: "plugins.postgresql.statement_timeout_ms".into(),
+                message: format!(
+                    "must be below plugins.wall_timeout_secs ({} s = {} ms), got {t}",
+                    p.wall_timeout_secs,
+                    p.wall_timeout_secs.saturating_mul(1000)
+                ),
+            });
+        }
+    }
     Ok(())
 }
 

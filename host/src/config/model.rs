@@ -300,8 +300,12 @@ pub struct ConnectorEntry {
 pub struct PluginsConfig {
     /// `memory_limit_mb`, default 256: linear-memory cap per plugin instance.
     pub memory_limit_mb: u64,
-    /// `call_timeout_secs`, default 60: wall-clock deadline of one plugin call.
+    /// `call_timeout_secs`, default 60: CPU budget of one plugin call (time the
+    /// guest itself runs; waiting on the host does not count).
     pub call_timeout_secs: u64,
+    /// `wall_timeout_secs`, default 300: wall-clock bound of one plugin call, host
+    /// calls (database statements) included.
+    pub wall_timeout_secs: u64,
     /// `cache_dir`: where compiled plugins are cached; none → no cache.
     pub cache_dir: Option<PathBuf>,
     /// `postgresql:` capability policy.
@@ -313,6 +317,7 @@ impl Default for PluginsConfig {
         Self {
             memory_limit_mb: 256,
             call_timeout_secs: 60,
+            wall_timeout_secs: 300,
             cache_dir: None,
             postgresql: PostgresqlPolicy::default(),
         }
@@ -325,15 +330,27 @@ pub struct PostgresqlPolicy {
     /// `allowed_hosts`, default empty = any host the connector's configuration names.
     /// Entries are host names or `host:port`.
     pub allowed_hosts: Vec<String>,
-    /// `statement_timeout_ms`, default 300000.
-    pub statement_timeout_ms: u64,
+    /// `statement_timeout_ms`: default 80 % of `plugins.wall_timeout_secs` (240000);
+    /// must stay below it, so a slow statement is reported as a statement timeout.
+    pub statement_timeout_ms: Option<u64>,
+    /// `max_sessions`, default 4: PostgreSQL sessions one job may hold at once.
+    pub max_sessions: u64,
+}
+
+impl PostgresqlPolicy {
+    /// The statement timeout in effect under a wall-clock bound of `wall_secs`.
+    pub fn effective_statement_timeout_ms(&self, wall_secs: u64) -> u64 {
+        self.statement_timeout_ms
+            .unwrap_or_else(|| wall_secs.saturating_mul(800).max(1))
+    }
 }
 
 impl Default for PostgresqlPolicy {
     fn default() -> Self {
         Self {
             allowed_hosts: Vec::new(),
-            statement_timeout_ms: 300_000,
+            statement_timeout_ms: None,
+            max_sessions: 4,
         }
     }
 }

@@ -75,7 +75,15 @@ fn empty_file_gives_elastic_defaults() {
     assert_eq!(c.plugins.call_timeout_secs, 60);
     assert!(c.plugins.cache_dir.is_none());
     assert!(c.plugins.postgresql.allowed_hosts.is_empty());
-    assert_eq!(c.plugins.postgresql.statement_timeout_ms, 300_000);
+    assert_eq!(c.plugins.wall_timeout_secs, 300);
+    assert_eq!(c.plugins.postgresql.statement_timeout_ms, None);
+    assert_eq!(
+        c.plugins
+            .postgresql
+            .effective_statement_timeout_ms(c.plugins.wall_timeout_secs),
+        240_000
+    );
+    assert_eq!(c.plugins.postgresql.max_sessions, 4);
     assert_eq!(c.sync.bulk_max_docs, 1000);
     assert_eq!(c.sync.bulk_max_bytes, 5 * 1024 * 1024);
     assert_eq!(c.sync.bulk_concurrency, 2);
@@ -358,6 +366,21 @@ fn invalid_values_name_the_key_and_the_problem() {
         (
             "plugins.postgresql.statement_timeout_ms: 0",
             "plugins.postgresql.statement_timeout_ms",
+            "at least 1",
+        ),
+        (
+            "plugins.postgresql.statement_timeout_ms: 300000",
+            "plugins.postgresql.statement_timeout_ms",
+            "must be below plugins.wall_timeout_secs (300 s",
+        ),
+        (
+            "plugins: {wall_timeout_secs: 10, postgresql: {statement_timeout_ms: 10000}}",
+            "plugins.postgresql.statement_timeout_ms",
+            "below plugins.wall_timeout_secs (10 s",
+        ),
+        (
+            "plugins.postgresql.max_sessions: 0",
+            "plugins.postgresql.max_sessions",
             "at least 1",
         ),
         ("sync.bulk_max_docs: 0", "sync.bulk_max_docs", "at least 1"),

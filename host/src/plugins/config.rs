@@ -1,9 +1,13 @@
-//! Runtime configuration: limits, cache location and the PostgreSQL policy.
+//! Runtime configuration (limits, cache location, capability policies) and what
+//! one job is granted.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
+use serde_json::{Map, Value};
+
 use super::capabilities::postgresql::{PgGrant, PgPolicy};
+use super::secrets::Secrets;
 
 /// How the plugin runtime runs plugins. `Default` gives sane limits.
 #[derive(Debug, Clone)]
@@ -14,7 +18,9 @@ pub struct RuntimeConfig {
     /// during which the guest was running, so time spent waiting in host calls
     /// (a PostgreSQL query) does not count; [`Self::call_timeout`] bounds that.
     pub cpu_limit: Duration,
-    /// Wall-clock bound of one call into a plugin, host calls included (default 300 s).
+    /// Wall-clock bound of one call into a plugin, host calls included (default
+    /// 300 s). A capability's own timeouts (PostgreSQL's statement timeout) stay
+    /// below it, so each limit is reported as itself.
     pub call_timeout: Duration,
     /// Granularity of the CPU budget and of cooperative yielding (default 10 ms).
     pub epoch_tick: Duration,
@@ -23,6 +29,9 @@ pub struct RuntimeConfig {
     pub cache_dir: Option<PathBuf>,
     /// Maximum WebAssembly stack per instance, in bytes (default 1 MiB).
     pub max_wasm_stack: usize,
+    /// Empty batches in a row after which a sync is stopped as making no
+    /// progress (default 200; the host backs off between them).
+    pub max_empty_batches: u64,
     /// Operator policy applied to every PostgreSQL grant.
     pub postgresql: PgPolicy,
 }
@@ -36,19 +45,17 @@ impl Default for RuntimeConfig {
             epoch_tick: Duration::from_millis(10),
             cache_dir: default_cache_dir(),
             max_wasm_stack: 1 << 20,
+            max_empty_batches: 200,
             postgresql: PgPolicy::default(),
         }
     }
 }
 
 impl RuntimeConfig {
-    /// The grant for a job whose connector configuration is `values`, under this
-    /// runtime's PostgreSQL policy.
-    pub fn postgresql_grant(&self, values: &serde_json::Map<String, serde_json::Value>) -> PgGrant {
-        PgGrant {
-            values: values.clone(),
-            policy: self.postgresql.clone(),
-        }
+    /// The PostgreSQL grant for a job whose connector configuration is `values`,
+    /// under this runtime's policy.
+    pub fn postgresql_grant(&self, values: &Map<String, Value>) -> PgGrant {
+        PgGrant::new(values.clone(), self.postgresql.clone())
     }
 }
 
@@ -74,4 +81,16 @@ pub fn default_cache_dir() -> Option<PathBuf> {
 pub struct Grants {
     /// The PostgreSQL connection this job may open, if any.
     pub postgresql: Option<PgGrant>,
+    /// The values withheld from the plugin and masked in what it sends back.
+    pub secrets: Secrets,
+}
+
+impl Grants {
+    /// Asks every capability to stop what it runs for this job (the host gave up
+    /// on a call).
+    pub fn cancel_running(&self) {
+        if let Some(pg) = &self.postgresql {
+            pg.cancel_running();
+        }
+    }
 }

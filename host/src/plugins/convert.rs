@@ -9,10 +9,15 @@ use serde_json::{Map, Value as Json};
 
 use super::bindings::wit_types as wit;
 use super::error::ErrorKind;
-use crate::document::{is_json_number, Document, Operation, Value};
+use crate::document::field_name::{self, is_unprintable};
+use crate::document::{is_json_number, json_text, timestamp, Document, Operation, Value};
 
-/// Longest `_id` Elasticsearch accepts, in bytes.
-const MAX_ID_BYTES: usize = 512;
+/// Longest id accepted from a plugin, in bytes. Ids over Elasticsearch's 512 bytes
+/// are replaced by their MD5 digest when indexed, as Elastic's service does.
+const MAX_ID_BYTES: usize = 32 * 1024;
+/// Longest display name and version a plugin may declare.
+const MAX_NAME_CHARS: usize = 128;
+const MAX_VERSION_CHARS: usize = 64;
 
 /// What a plugin can do; mirrors `features` of Elastic's connector document.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -46,6 +51,26 @@ pub fn metadata(m: wit::Metadata) -> Result<Metadata, String> {
     {
         return Err(format!(
             "service type {st:?} must be 1-64 characters of letters, digits, `_`, `-` or `.`"
+        ));
+    }
+    let name = &m.name;
+    if name.trim().is_empty()
+        || name.chars().count() > MAX_NAME_CHARS
+        || name.chars().any(is_unprintable)
+    {
+        return Err(format!(
+            "name {name:?} must be 1-{MAX_NAME_CHARS} printable characters"
+        ));
+    }
+    let v = &m.version;
+    if v.is_empty()
+        || v.len() > MAX_VERSION_CHARS
+        || !v
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '+'))
+    {
+        return Err(format!(
+            "version {v:?} must be 1-{MAX_VERSION_CHARS} characters of letters, digits, `.`, `-` or `+` (semver)"
         ));
     }
     Ok(Metadata {
@@ -142,6 +167,16 @@ pub struct FieldError {
     pub message: String,
 }
 
+impl FieldError {
+    /// The error with the job's secrets masked.
+    pub fn masked(self, secrets: &super::secrets::Secrets) -> Self {
+        FieldError {
+            key: self.key,
+            message: secrets.mask_owned(self.message),
+        }
+    }
+}
+
 impl From<wit::FieldError> for FieldError {
     fn from(e: wit::FieldError) -> Self {
         FieldError {
@@ -180,15 +215,16 @@ fn value(v: wit::Value) -> Result<Value, String> {
             Value::Number(n)
         }
         wit::Value::Text(s) => Value::Text(s),
-        wit::Value::Json(j) => {
-            if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(&j) {
+        // Re-encoded, never copied: the result is one JSON value on one line.
+        wit::Value::Json(j) => match json_text::compact(&j) {
+            Ok(compact) => Value::Json(compact),
+            Err(e) => {
                 return Err(format!(
-                    "json value {:?} is not valid JSON: {e}",
+                    "json value {:?} is not exactly one JSON value: {e}",
                     preview(&j)
-                ));
+                ))
             }
-            Value::Json(j)
-        }
+        },
     })
 }
 
@@ -200,19 +236,25 @@ fn preview(s: &str) -> &str {
     &s[..end]
 }
 
-/// Converts one batch, checking the contract: unique non-empty field names,
-/// non-empty ids of at most 512 bytes, one value per field (a delete may carry
-/// none), valid JSON and number texts.
+/// Name of the field that carries Elastic's document timestamp.
+const TIMESTAMP_FIELD: &str = "_timestamp";
+
+/// Converts one batch, checking the contract: unique field names that
+/// Elasticsearch and the host allow in a document ([`field_name::check`]), non-empty
+/// ids, ISO-8601 timestamps, one value per field (a delete may carry none), valid
+/// numbers, and JSON texts re-encoded compactly. Nothing the plugin sends reaches
+/// the output unchecked or unescaped.
 pub fn batch(b: wit::Batch) -> Result<Vec<Document>, String> {
     let mut seen = HashSet::with_capacity(b.fields.len());
     for f in &b.fields {
-        if f.is_empty() {
-            return Err("a batch has an empty field name".into());
+        if let Err(e) = field_name::check(f) {
+            return Err(format!("field name {:?} {e}", preview(f)));
         }
         if !seen.insert(f.as_str()) {
             return Err(format!("a batch names field `{f}` twice"));
         }
     }
+    let timestamp_field = b.fields.iter().position(|f| f == TIMESTAMP_FIELD);
     let fields: Arc<[Arc<str>]> = b.fields.iter().map(|f| Arc::from(f.as_str())).collect();
     let mut docs = Vec::with_capacity(b.documents.len());
     for (i, d) in b.documents.into_iter().enumerate() {
@@ -221,9 +263,18 @@ pub fn batch(b: wit::Batch) -> Result<Vec<Document>, String> {
         }
         if d.id.len() > MAX_ID_BYTES {
             return Err(format!(
-                "document {i} of a batch has an id of {} bytes (Elasticsearch allows {MAX_ID_BYTES})",
+                "document {i} of a batch has an id of {} bytes (at most {MAX_ID_BYTES})",
                 d.id.len()
             ));
+        }
+        if let Some(ts) = &d.timestamp {
+            if !timestamp::is_iso8601(ts) {
+                return Err(format!(
+                    "document `{}`: timestamp {:?} is not an ISO-8601 date-time",
+                    d.id.escape_debug(),
+                    preview(ts)
+                ));
+            }
         }
         let operation = match d.operation {
             wit::Operation::Index => Operation::Index,
@@ -241,14 +292,34 @@ pub fn batch(b: wit::Batch) -> Result<Vec<Document>, String> {
         }
         let mut values = Vec::with_capacity(d.values.len());
         for (j, v) in d.values.into_iter().enumerate() {
-            values.push(
-                value(v).map_err(|e| format!("document `{}`, field `{}`: {e}", d.id, fields[j]))?,
-            );
+            values.push(value(v).map_err(|e| {
+                format!(
+                    "document `{}`, field `{}`: {e}",
+                    d.id.escape_debug(),
+                    fields[j]
+                )
+            })?);
+        }
+        // A `_timestamp` field keeps Elastic's meaning: the document's timestamp.
+        let mut timestamp = d.timestamp;
+        if let Some(v) = timestamp_field.and_then(|i| values.get(i)) {
+            match v {
+                Value::Absent | Value::Null => {}
+                Value::Text(t) if timestamp::is_iso8601(t) => {
+                    timestamp.get_or_insert_with(|| t.clone());
+                }
+                _ => {
+                    return Err(format!(
+                        "document `{}`, field `{TIMESTAMP_FIELD}`: must be an ISO-8601 date-time text",
+                        d.id.escape_debug()
+                    ))
+                }
+            }
         }
         docs.push(Document {
             id: d.id,
             operation,
-            timestamp: d.timestamp,
+            timestamp,
             fields: fields.clone(),
             values,
         });
@@ -305,7 +376,7 @@ mod tests {
         docs[0].write_json(&[], &mut out);
         assert_eq!(
             String::from_utf8_lossy(&out),
-            r#"{"b":null,"c":true,"d":-5,"e":18446744073709551615,"f":1.5,"g":123456789012345678901234567890.5,"h":"x","i":{"k": [1, 2]}}"#
+            r#"{"b":null,"c":true,"d":-5,"e":18446744073709551615,"f":1.5,"g":123456789012345678901234567890.5,"h":"x","i":{"k":[1,2]}}"#
         );
     }
 
@@ -314,7 +385,7 @@ mod tests {
         let one = |v: wit::Value| batch(batch_of(&["a"], vec![doc("1", vec![v])]));
         assert!(one(wit::Value::Json("{not json".into()))
             .unwrap_err()
-            .contains("not valid JSON"));
+            .contains("not exactly one JSON value"));
         assert!(one(wit::Value::Json("1 2".into())).is_err());
         assert!(one(wit::Value::Number("NaN".into()))
             .unwrap_err()
@@ -327,9 +398,15 @@ mod tests {
         );
         assert!(batch(batch_of(
             &["a"],
-            vec![doc(&"x".repeat(513), vec![wit::Value::Null])]
+            vec![doc(&"x".repeat(MAX_ID_BYTES + 1), vec![wit::Value::Null])]
         ))
         .is_err());
+        // Longer than Elasticsearch's 512 bytes is fine: the sync hashes it, as Elastic does.
+        assert!(batch(batch_of(
+            &["a"],
+            vec![doc(&"x".repeat(513), vec![wit::Value::Null])]
+        ))
+        .is_ok());
         assert!(batch(batch_of(
             &["a", "b"],
             vec![doc("1", vec![wit::Value::Null])]
@@ -340,6 +417,69 @@ mod tests {
             .unwrap_err()
             .contains("twice"));
         assert!(batch(batch_of(&[""], vec![])).is_err());
+    }
+
+    #[test]
+    fn json_values_are_re_encoded_on_one_line() {
+        let one = |v: &str| batch(batch_of(&["j"], vec![doc("1", vec![wit::Value::Json(v.into())])]));
+        let docs = one("{\"a\":\n 1,\r\n \"b\": [true]}").expect("pretty JSON is fine");
+        assert_eq!(docs[0].values[0], Value::Json(r#"{"a":1,"b":[true]}"#.into()));
+        // A second value on the next line would be an extra bulk action line.
+        let smuggled = "{\"a\":1}\n{\"delete\":{\"_index\":\"victim\",\"_id\":\"1\"}}";
+        let e = one(smuggled).unwrap_err();
+        assert!(e.contains("document `1`, field `j`") && e.contains("trailing data"), "{e}");
+    }
+
+    #[test]
+    fn reserved_and_unprintable_field_names_are_refused() {
+        for bad in ["_id", "_index", "_source", "_routing", "_tributary_sync_id", "a\nb", "_id.x"] {
+            let e = batch(batch_of(&[bad], vec![])).unwrap_err();
+            assert!(e.starts_with("field name"), "{bad:?}: {e}");
+        }
+        assert!(batch(batch_of(&["_timestamp", "_attachment"], vec![])).is_ok());
+    }
+
+    #[test]
+    fn timestamps_must_be_iso8601() {
+        let mut d = doc("1", vec![wit::Value::Null]);
+        d.timestamp = Some("yesterday\n{}".into());
+        let e = batch(batch_of(&["a"], vec![d.clone()])).unwrap_err();
+        assert!(e.contains("not an ISO-8601"), "{e}");
+        d.timestamp = Some("2024-05-01T10:00:00Z".into());
+        assert!(batch(batch_of(&["a"], vec![d])).is_ok());
+        // A `_timestamp` field becomes the document's timestamp.
+        let docs = batch(batch_of(
+            &["_timestamp"],
+            vec![doc("1", vec![wit::Value::Text("2024-05-01 10:00:00+02".into())])],
+        ))
+        .unwrap();
+        assert_eq!(docs[0].timestamp.as_deref(), Some("2024-05-01 10:00:00+02"));
+        assert!(batch(batch_of(
+            &["_timestamp"],
+            vec![doc("1", vec![wit::Value::Integer(5)])]
+        ))
+        .is_err());
+    }
+
+    #[test]
+    fn metadata_strings_are_checked() {
+        let m = |name: &str, version: &str| {
+            metadata(wit::Metadata {
+                service_type: "x".into(),
+                name: name.into(),
+                version: version.into(),
+                features: wit::Features {
+                    incremental_sync: false,
+                    basic_rules: true,
+                    advanced_rules: false,
+                    document_level_security: false,
+                },
+            })
+        };
+        assert!(m("PostgreSQL", "0.1.0-rc.1+build5").is_ok());
+        assert!(m("forged\nrow", "1.0.0").is_err());
+        assert!(m("x", "1.0.0 \u{1b}[31m").is_err());
+        assert!(m("", "1.0.0").is_err());
     }
 
     #[test]

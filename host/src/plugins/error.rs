@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use super::secrets::Secrets;
 use crate::sync::SourceError;
 
 /// Why loading or running a plugin failed.
@@ -41,8 +42,8 @@ pub enum PluginError {
     /// The component was built against a contract version this host cannot run.
     #[error(
         "{} was built against contract tributary:connector@{found}, but this host \
-         implements tributary:connector@{supported} (compatible: same major version, \
-         for 0.x the same minor); rebuild the plugin against {supported}",
+         implements tributary:connector {supported} (compatible: same major version, \
+         for 0.x the same minor); rebuild the plugin with a tributary-sdk for one of them",
         file.display()
     )]
     IncompatibleContract {
@@ -125,6 +126,18 @@ pub enum PluginError {
     /// The plugin sent something that breaks the contract (invalid JSON, empty id ...).
     #[error("plugin {plugin} broke the contract: {message}")]
     Contract { plugin: String, message: String },
+    /// The plugin called WASI `exit`.
+    #[error("plugin {plugin} exited with code {code} during {call}")]
+    Exited {
+        plugin: String,
+        call: &'static str,
+        code: i32,
+    },
+    /// The plugin kept returning empty batches without ending the sync.
+    #[error(
+        "plugin {plugin} returned {batches} empty batches in a row without ending the sync;          a source with nothing more to send must end the sync"
+    )]
+    NoProgress { plugin: String, batches: u64 },
     /// The instance is unusable after an earlier failure.
     #[error("plugin {plugin} cannot be called again after an earlier failure: {first}")]
     Dead { plugin: String, first: String },
@@ -165,6 +178,64 @@ impl std::fmt::Display for ErrorKind {
 }
 
 impl PluginError {
+    /// The error with the job's secrets masked in every text that came from the
+    /// plugin (its messages, panics, traps, contract violations).
+    pub fn masked(self, secrets: &Secrets) -> Self {
+        if secrets.is_empty() {
+            return self;
+        }
+        let m = |s: String| secrets.mask_owned(s);
+        match self {
+            PluginError::Reported {
+                plugin,
+                kind,
+                message,
+            } => PluginError::Reported {
+                plugin,
+                kind,
+                message: m(message),
+            },
+            PluginError::Contract { plugin, message } => PluginError::Contract {
+                plugin,
+                message: m(message),
+            },
+            PluginError::Panic {
+                plugin,
+                call,
+                message,
+            } => PluginError::Panic {
+                plugin,
+                call,
+                message: m(message),
+            },
+            PluginError::Trap {
+                plugin,
+                call,
+                message,
+                backtrace,
+            } => PluginError::Trap {
+                plugin,
+                call,
+                message: m(message),
+                backtrace: m(backtrace),
+            },
+            PluginError::Host {
+                plugin,
+                call,
+                message,
+            } => PluginError::Host {
+                plugin,
+                call,
+                message: m(message),
+            },
+            PluginError::Dead { plugin, first } => PluginError::Dead {
+                plugin,
+                first: m(first),
+            },
+            other => other,
+        }
+    }
+
     /// True when the plugin itself reported the error (as opposed to the runtime
     /// stopping it or the plugin breaking the contract).
     pub fn is_reported(&self) -> bool {

@@ -7,7 +7,7 @@ use std::time::Duration;
 use wasmtime::component::ResourceAny;
 use wasmtime::{Engine, Store, Trap, UpdateDeadline, WasmBacktrace};
 
-use super::bindings::{wit_source, wit_types as wit, Host_ as Host, Host_Pre as HostPre};
+use super::bindings::{wit_types as wit, Bindings, HostPre};
 use super::config::Grants;
 use super::error::PluginError;
 use super::limits::CpuLimitExceeded;
@@ -20,6 +20,7 @@ pub struct Limits {
     pub cpu_limit: Duration,
     pub call_timeout: Duration,
     pub epoch_tick: Duration,
+    pub max_empty_batches: u64,
 }
 
 impl Limits {
@@ -36,7 +37,7 @@ const BACKTRACE_FRAMES: usize = 6;
 /// the first error (wasmtime forbids re-entering a store after a trap).
 pub struct Instance {
     store: Store<HostState>,
-    bindings: Host,
+    bindings: Bindings,
     label: Arc<str>,
     limits: Arc<Limits>,
     dead: Option<String>,
@@ -46,7 +47,7 @@ impl Instance {
     /// Instantiates `pre` in a fresh store with `grants`.
     pub async fn new(
         engine: &Engine,
-        pre: &HostPre<HostState>,
+        pre: &HostPre,
         service_type: Arc<str>,
         label: Arc<str>,
         limits: Arc<Limits>,
@@ -88,6 +89,11 @@ impl Instance {
         }
     }
 
+    /// The limits this instance runs under.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
     /// Bytes of linear memory the instance holds now.
     pub fn memory_bytes(&self) -> usize {
         self.store.data().memory.total()
@@ -114,12 +120,17 @@ impl Instance {
         let err = match result {
             Ok(Ok(v)) => return Ok(v),
             Ok(Err(e)) => classify(&self.label, &self.limits, state, call, &e),
-            Err(_) => PluginError::WallClockLimit {
-                plugin: self.label.to_string(),
-                call,
-                limit_s: self.limits.call_timeout.as_secs_f64(),
-            },
+            Err(_) => {
+                // The host gives up on this call: nothing it started may keep running.
+                state.grants.cancel_running();
+                PluginError::WallClockLimit {
+                    plugin: self.label.to_string(),
+                    call,
+                    limit_s: self.limits.call_timeout.as_secs_f64(),
+                }
+            }
         };
+        let err = err.masked(&state.grants.secrets);
         tracing::warn!(plugin = %self.label, call, error = %err, "plugin call failed");
         self.dead = Some(err.to_string());
         Err(err)
@@ -129,10 +140,7 @@ impl Instance {
     pub async fn metadata(&mut self) -> Result<wit::Metadata, PluginError> {
         self.alive()?;
         arm(&mut self.store);
-        let fut = self
-            .bindings
-            .tributary_connector_source()
-            .call_metadata(&mut self.store);
+        let fut = self.bindings.metadata(&mut self.store);
         let r = tokio::time::timeout(self.limits.call_timeout, fut).await;
         self.settle("metadata", r)
     }
@@ -141,10 +149,7 @@ impl Instance {
     pub async fn configuration_schema(&mut self) -> Result<Vec<wit::ConfigField>, PluginError> {
         self.alive()?;
         arm(&mut self.store);
-        let fut = self
-            .bindings
-            .tributary_connector_source()
-            .call_configuration_schema(&mut self.store);
+        let fut = self.bindings.configuration_schema(&mut self.store);
         let r = tokio::time::timeout(self.limits.call_timeout, fut).await;
         self.settle("configuration-schema", r)
     }
@@ -156,10 +161,7 @@ impl Instance {
     ) -> Result<Vec<wit::FieldError>, PluginError> {
         self.alive()?;
         arm(&mut self.store);
-        let fut = self
-            .bindings
-            .tributary_connector_source()
-            .call_validate_config(&mut self.store, config);
+        let fut = self.bindings.validate_config(&mut self.store, config);
         let r = tokio::time::timeout(self.limits.call_timeout, fut).await;
         self.settle("validate-config", r)
     }
@@ -171,10 +173,7 @@ impl Instance {
     ) -> Result<Result<(), wit::PluginError>, PluginError> {
         self.alive()?;
         arm(&mut self.store);
-        let fut = self
-            .bindings
-            .tributary_connector_source()
-            .call_ping(&mut self.store, config);
+        let fut = self.bindings.ping(&mut self.store, config);
         let r = tokio::time::timeout(self.limits.call_timeout, fut).await;
         self.settle("ping", r)
     }
@@ -189,8 +188,7 @@ impl Instance {
         arm(&mut self.store);
         let fut = self
             .bindings
-            .tributary_connector_source()
-            .call_validate_advanced_rules(&mut self.store, config, rules);
+            .validate_advanced_rules(&mut self.store, config, rules);
         let r = tokio::time::timeout(self.limits.call_timeout, fut).await;
         self.settle("validate-advanced-rules", r)
     }
@@ -203,11 +201,7 @@ impl Instance {
     ) -> Result<Result<ResourceAny, wit::PluginError>, PluginError> {
         self.alive()?;
         arm(&mut self.store);
-        let fut = self.bindings.tributary_connector_source().call_start_sync(
-            &mut self.store,
-            config,
-            request,
-        );
+        let fut = self.bindings.start_sync(&mut self.store, config, request);
         let r = tokio::time::timeout(self.limits.call_timeout, fut).await;
         self.settle("start-sync", r)
     }
@@ -219,8 +213,7 @@ impl Instance {
     ) -> Result<Result<Option<wit::Batch>, wit::PluginError>, PluginError> {
         self.alive()?;
         arm(&mut self.store);
-        let guest: wit_source::GuestSync<'_> = self.bindings.tributary_connector_source().sync();
-        let fut = guest.call_next_batch(&mut self.store, sync);
+        let fut = self.bindings.next_batch(&mut self.store, sync);
         let r = tokio::time::timeout(self.limits.call_timeout, fut).await;
         self.settle("next-batch", r)
     }
@@ -229,8 +222,7 @@ impl Instance {
     pub async fn cursor(&mut self, sync: ResourceAny) -> Result<Option<String>, PluginError> {
         self.alive()?;
         arm(&mut self.store);
-        let guest: wit_source::GuestSync<'_> = self.bindings.tributary_connector_source().sync();
-        let fut = guest.call_cursor(&mut self.store, sync);
+        let fut = self.bindings.cursor(&mut self.store, sync);
         let r = tokio::time::timeout(self.limits.call_timeout, fut).await;
         self.settle("cursor", r)
     }
@@ -256,6 +248,13 @@ fn classify(
     e: &wasmtime::Error,
 ) -> PluginError {
     let plugin = label.to_string();
+    if let Some(exit) = e.downcast_ref::<wasmtime_wasi::I32Exit>() {
+        return PluginError::Exited {
+            plugin,
+            call,
+            code: exit.0,
+        };
+    }
     if state.memory.hit {
         return PluginError::MemoryLimit {
             plugin,

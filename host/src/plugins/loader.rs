@@ -8,10 +8,10 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use wasmtime::component::types::ComponentItem;
-use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::component::{Component, Linker};
 use wasmtime::Engine;
 
-use super::bindings::{self, Host_Pre as HostPre};
+use super::bindings::{self, HostPre};
 use super::cache::{cache_key, engine_fingerprint, CompileCache};
 use super::config::{Grants, RuntimeConfig};
 use super::convert;
@@ -20,7 +20,7 @@ use super::error::PluginError;
 use super::instance::{Instance, Limits};
 use super::plugin::{LoadStats, LoadedPlugin};
 use super::state::HostState;
-use super::version::{compatible, host_contract_version, split_versioned, CONTRACT_PACKAGE};
+use super::version::{contract_for, split_versioned, supported_versions, Contract, CONTRACT_PACKAGE};
 
 /// A file the runtime refused to load.
 #[derive(Debug)]
@@ -70,7 +70,7 @@ impl PluginRuntime {
         let mut linker: Linker<HostState> = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)
             .map_err(|e| PluginError::Runtime(format!("cannot link WASI: {e}")))?;
-        bindings::Host_::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
+        bindings::add_to_linker(&mut linker)
             .map_err(|e| PluginError::Runtime(format!("cannot link the host imports: {e}")))?;
         let ticker = EpochTicker::start(&engine, cfg.epoch_tick)?;
         let fingerprint = engine_fingerprint(&engine);
@@ -79,6 +79,7 @@ impl PluginRuntime {
             cpu_limit: cfg.cpu_limit,
             call_timeout: cfg.call_timeout,
             epoch_tick: cfg.epoch_tick,
+            max_empty_batches: cfg.max_empty_batches.max(1),
         });
         Ok(PluginRuntime {
             cache: cfg.cache_dir.clone().map(CompileCache::new),
@@ -165,7 +166,7 @@ impl PluginRuntime {
             });
         }
         let (component, from_cache) = self.component(file, bytes).await?;
-        let contract_version = check_contract(&self.engine, file, &component)?;
+        let (contract, contract_version) = check_contract(&self.engine, file, &component)?;
         let (imports, wasi_imports, unknown) = imports_of(&self.engine, &component);
         let instance_pre =
             self.linker
@@ -179,14 +180,15 @@ impl PluginRuntime {
                     },
                     reason: root_message(&e),
                 })?;
-        let pre = HostPre::new(instance_pre).map_err(|e| PluginError::IncompatibleContract {
-            file: file.to_path_buf(),
-            found: format!(
-                "{contract_version} (with mismatching definitions: {})",
-                root_message(&e)
-            ),
-            supported: host_contract_version().to_string(),
-        })?;
+        let pre =
+            HostPre::new(contract, instance_pre).map_err(|e| PluginError::IncompatibleContract {
+                file: file.to_path_buf(),
+                found: format!(
+                    "{contract_version} (with mismatching definitions: {})",
+                    root_message(&e)
+                ),
+                supported: supported_versions(),
+            })?;
         let prepare = started.elapsed();
 
         // Metadata and schema are read once, in a short-lived instance without grants.
@@ -298,12 +300,13 @@ fn root_message(e: &wasmtime::Error) -> String {
         .join(": ")
 }
 
-/// The plugin's `tributary:connector/source` export version, if compatible.
+/// The plugin's `tributary:connector/source` export version and the binding
+/// that runs it, if this host has one.
 fn check_contract(
     engine: &Engine,
     file: &Path,
     component: &Component,
-) -> Result<String, PluginError> {
+) -> Result<(Contract, String), PluginError> {
     let ty = component.component_type();
     let wanted = format!("{CONTRACT_PACKAGE}/source");
     let mut names = Vec::new();
@@ -311,15 +314,14 @@ fn check_contract(
         let (iface, version) = split_versioned(name);
         if iface == wanted {
             let found = version.unwrap_or("(unversioned)").to_string();
-            let host = host_contract_version();
-            if !compatible(host, &found) {
-                return Err(PluginError::IncompatibleContract {
+            return match contract_for(&found) {
+                Some(contract) => Ok((contract, found)),
+                None => Err(PluginError::IncompatibleContract {
                     file: file.to_path_buf(),
                     found,
-                    supported: host.to_string(),
-                });
-            }
-            return Ok(found);
+                    supported: supported_versions(),
+                }),
+            };
         }
         names.push(name.to_string());
     }

@@ -5,12 +5,15 @@
 //! - [`config`]: [`RuntimeConfig`] (limits, cache location, PostgreSQL policy) and [`Grants`].
 //! - `engine`: the wasmtime engine and the epoch ticker.
 //! - `cache`: compiled components on disk, keyed by content and engine.
-//! - `version`: contract version compatibility.
+//! - `version`: the contract versions bound, and which one a plugin was built against.
 //! - `loader`: [`PluginRuntime`], [`PluginSet`]: a folder of `*.wasm` → plugins.
 //! - `plugin`: [`LoadedPlugin`] and its calls; `job`: [`PluginSync`] (one job's instance).
 //! - `instance`: one store: arming limits per call and naming what went wrong.
-//! - `bindings`: `bindgen!` of world `host`; the `logging` and `postgresql` imports.
-//! - `state`, `limits`, `logging`, `convert`, `error`.
+//! - `bindings`: one `bindgen!` per contract version (`wit/vX.Y.Z`) serving the
+//!   `logging` and `postgresql` imports; exports answer in the newest types.
+//! - `secrets`: sensitive values withheld from plugins and masked in what they return.
+//! - `logging`: plugin log lines, escaped, masked and within a budget.
+//! - `state`, `limits`, `convert` (checks everything a plugin returns), `error`.
 //!
 //! The sandbox: no preopened directories, no environment, no arguments, no
 //! sockets or name lookup, empty stdin; stdout/stderr go to `tracing`. Per
@@ -31,13 +34,18 @@ mod limits;
 mod loader;
 mod logging;
 mod plugin;
+mod secrets;
 mod state;
 mod version;
 
 pub use config::{default_cache_dir, Grants, RuntimeConfig};
+pub use secrets::{Secrets, REDACTED};
 pub use convert::{Features, FieldError, Metadata};
 pub use error::{ErrorKind, PluginError};
 pub use job::PluginSync;
 pub use loader::{PluginRuntime, PluginSet, RefusedPlugin};
 pub use plugin::{JobKind, LoadStats, LoadedPlugin, SyncRequest};
-pub use version::{compatible as contract_compatible, host_contract_version};
+pub use logging::printable;
+pub use version::{
+    compatible as contract_compatible, host_contract_version, supported_versions,
+};

@@ -8,13 +8,14 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 use wasmtime::Engine;
 
-use super::bindings::{wit_types as wit, Host_Pre as HostPre};
-use super::config::Grants;
+use super::bindings::{wit_types as wit, HostPre};
+use super::capabilities::postgresql::CREDENTIAL_KEYS as PG_CREDENTIALS;
+use super::config::{Grants, RuntimeConfig};
 use super::convert::{self, FieldError, Metadata};
 use super::error::PluginError;
 use super::instance::{Instance, Limits};
 use super::job::PluginSync;
-use super::state::HostState;
+use super::secrets::Secrets;
 
 /// Full or incremental.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,7 +74,7 @@ pub struct LoadedPlugin {
     /// How loading went.
     pub load_stats: LoadStats,
     pub(crate) schema: Map<String, Value>,
-    pub(crate) pre: HostPre<HostState>,
+    pub(crate) pre: HostPre,
     pub(crate) engine: Engine,
     pub(crate) limits: Arc<Limits>,
     pub(crate) label: Arc<str>,
@@ -91,9 +92,10 @@ impl std::fmt::Debug for LoadedPlugin {
     }
 }
 
-fn config_json(values: &Map<String, Value>) -> String {
+/// The configuration as the plugin receives it: secrets redacted.
+fn config_json(values: &Map<String, Value>, grants: &Grants) -> String {
     // Serializing a map of JSON values cannot fail.
-    serde_json::to_string(values).unwrap_or_else(|_| "{}".into())
+    serde_json::to_string(&grants.secrets.redact(values)).unwrap_or_else(|_| "{}".into())
 }
 
 impl LoadedPlugin {
@@ -108,6 +110,45 @@ impl LoadedPlugin {
         self.schema.clone()
     }
 
+    /// Whether the plugin imports capability `name` (e.g. `postgresql`).
+    pub fn imports_capability(&self, name: &str) -> bool {
+        self.imports.iter().any(|i| i == name)
+    }
+
+    /// Keys whose values the plugin must not receive: the fields its schema marks
+    /// `sensitive`, the ones `also_sensitive` names (the connector document's own
+    /// flags), and the credentials of the capabilities it imports.
+    pub fn secret_keys<'a>(&'a self, also_sensitive: &'a [String]) -> Vec<&'a str> {
+        let mut keys: Vec<&str> = self
+            .schema
+            .iter()
+            .filter(|(_, f)| f.get("sensitive").and_then(Value::as_bool) == Some(true))
+            .map(|(k, _)| k.as_str())
+            .collect();
+        keys.extend(also_sensitive.iter().map(String::as_str));
+        if self.imports_capability("postgresql") {
+            keys.extend(PG_CREDENTIALS);
+        }
+        keys
+    }
+
+    /// What a job of this plugin is granted for a connector configured with
+    /// `values`: the capabilities it imports (opened by the host from `values`
+    /// under the operator's policy) and the secrets it must not see.
+    pub fn grants(
+        &self,
+        runtime: &RuntimeConfig,
+        values: &Map<String, Value>,
+        also_sensitive: &[String],
+    ) -> Grants {
+        Grants {
+            postgresql: self
+                .imports_capability("postgresql")
+                .then(|| runtime.postgresql_grant(values)),
+            secrets: Secrets::new(values, self.secret_keys(also_sensitive)),
+        }
+    }
+
     pub(crate) async fn instance(&self, grants: &Grants) -> Result<Instance, PluginError> {
         Instance::new(
             &self.engine,
@@ -120,12 +161,13 @@ impl LoadedPlugin {
         .await
     }
 
-    fn reported(&self, e: wit::PluginError) -> PluginError {
+    fn reported(&self, e: wit::PluginError, grants: &Grants) -> PluginError {
         PluginError::Reported {
             plugin: self.label.to_string(),
             kind: convert::error_kind(e.kind),
             message: e.message,
         }
+        .masked(&grants.secrets)
     }
 
     /// Asks the plugin to check a configuration; an empty list means valid.
@@ -135,8 +177,11 @@ impl LoadedPlugin {
         grants: &Grants,
     ) -> Result<Vec<FieldError>, PluginError> {
         let mut inst = self.instance(grants).await?;
-        let errors = inst.validate_config(&config_json(values)).await?;
-        Ok(errors.into_iter().map(FieldError::from).collect())
+        let errors = inst.validate_config(&config_json(values, grants)).await?;
+        Ok(errors
+            .into_iter()
+            .map(|e| FieldError::from(e).masked(&grants.secrets))
+            .collect())
     }
 
     /// Asks the plugin whether the source is reachable with this configuration.
@@ -146,9 +191,9 @@ impl LoadedPlugin {
         grants: &Grants,
     ) -> Result<(), PluginError> {
         let mut inst = self.instance(grants).await?;
-        inst.ping(&config_json(values))
+        inst.ping(&config_json(values, grants))
             .await?
-            .map_err(|e| self.reported(e))
+            .map_err(|e| self.reported(e, grants))
     }
 
     /// Asks the plugin to validate advanced sync rules; an empty list means valid.
@@ -159,8 +204,13 @@ impl LoadedPlugin {
         grants: &Grants,
     ) -> Result<Vec<String>, PluginError> {
         let mut inst = self.instance(grants).await?;
-        inst.validate_advanced_rules(&config_json(values), &rules.to_string())
-            .await
+        let problems = inst
+            .validate_advanced_rules(&config_json(values, grants), &rules.to_string())
+            .await?;
+        Ok(problems
+            .into_iter()
+            .map(|p| grants.secrets.mask_owned(p))
+            .collect())
     }
 
     /// Starts a sync in its own instance; pull batches from the returned source.
@@ -181,10 +231,10 @@ impl LoadedPlugin {
             batch_size: request.batch_size,
         };
         let sync = inst
-            .start_sync(&config_json(values), &req)
+            .start_sync(&config_json(values, grants), &req)
             .await?
-            .map_err(|e| self.reported(e))?;
+            .map_err(|e| self.reported(e, grants))?;
         tracing::debug!(plugin = %self.label, kind = ?request.kind, "sync started");
-        Ok(PluginSync::new(inst, sync, self.label.clone()))
+        Ok(PluginSync::new(inst, sync, self.label.clone(), grants.secrets.clone()))
     }
 }

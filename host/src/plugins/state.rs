@@ -8,7 +8,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use super::config::Grants;
 use super::limits::{CpuBudget, MemoryLimiter};
-use super::logging::{StderrTail, Stream, TracingSink};
+use super::logging::{PluginLog, StderrTail, Stream, TracingSink};
 
 /// The data of one plugin `Store`.
 pub struct HostState {
@@ -19,6 +19,8 @@ pub struct HostState {
     /// `service_type` of the plugin, for log events.
     pub plugin: Arc<str>,
     pub grants: Grants,
+    /// The plugin's log: escaped, masked, within its budget.
+    pub log: PluginLog,
     pub stdout: TracingSink,
     pub stderr: TracingSink,
     pub stderr_tail: StderrTail,
@@ -28,8 +30,9 @@ impl HostState {
     /// A fresh state for one instance of `plugin`.
     pub fn new(plugin: Arc<str>, memory_limit: usize, cpu_ticks: u64, grants: Grants) -> Self {
         let stderr_tail = StderrTail::default();
-        let stdout = TracingSink::new(plugin.clone(), Stream::Stdout, None);
-        let stderr = TracingSink::new(plugin.clone(), Stream::Stderr, Some(stderr_tail.clone()));
+        let log = PluginLog::new(plugin.clone(), grants.secrets.clone());
+        let stdout = TracingSink::new(log.clone(), Stream::Stdout, None);
+        let stderr = TracingSink::new(log.clone(), Stream::Stderr, Some(stderr_tail.clone()));
         let wasi = sandbox_wasi(stdout.clone(), stderr.clone());
         HostState {
             wasi,
@@ -42,6 +45,7 @@ impl HostState {
             },
             plugin,
             grants,
+            log,
             stdout,
             stderr,
             stderr_tail,

@@ -1,34 +1,40 @@
-//! Contract versions: which `tributary:connector` version this host implements and
-//! which plugin versions it accepts (semver: same major; for 0.x the same minor).
-
-use std::sync::OnceLock;
-
-/// The contract the host was built against (`wit/connector.wit`).
-const CONTRACT_WIT: &str = include_str!("../../../wit/connector.wit");
+//! Contract versions: which `tributary:connector` versions this host binds and
+//! which one a plugin was built against (read from the component itself: the
+//! version of its `tributary:connector/source` export).
 
 /// The package name of the contract.
 pub const CONTRACT_PACKAGE: &str = "tributary:connector";
 
-/// The version of `tributary:connector` this host implements, e.g. `0.1.0`.
-pub fn host_contract_version() -> &'static str {
-    static VERSION: OnceLock<String> = OnceLock::new();
-    VERSION.get_or_init(|| package_version(CONTRACT_WIT).unwrap_or_else(|| "0.0.0".into()))
+/// A contract version the host binds (`wit/vX.Y.Z`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Contract {
+    V0_1,
+    V0_2,
 }
 
-/// The version in a WIT file's `package tributary:connector@X.Y.Z;` line.
-fn package_version(wit: &str) -> Option<String> {
-    wit.lines().find_map(|l| {
-        let rest = l
-            .trim()
-            .strip_prefix("package ")?
-            .strip_prefix(CONTRACT_PACKAGE)?;
-        Some(
-            rest.strip_prefix('@')?
-                .trim_end_matches(';')
-                .trim()
-                .to_string(),
-        )
-    })
+/// Every bound version, newest first, with the version its WIT declares.
+pub const SUPPORTED: &[(Contract, &str)] = &[(Contract::V0_2, "0.2.0"), (Contract::V0_1, "0.1.0")];
+
+/// The newest contract this host implements, e.g. `0.2.0` (what the SDK builds against).
+pub fn host_contract_version() -> &'static str {
+    SUPPORTED[0].1
+}
+
+/// `0.2.0, 0.1.0`: every version this host runs.
+pub fn supported_versions() -> String {
+    SUPPORTED
+        .iter()
+        .map(|(_, v)| *v)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The binding for a plugin built against `plugin`, if this host has one.
+pub fn contract_for(plugin: &str) -> Option<Contract> {
+    SUPPORTED
+        .iter()
+        .find(|(_, v)| compatible(v, plugin))
+        .map(|(c, _)| *c)
 }
 
 /// `major.minor.patch`, ignoring pre-release and build suffixes.
@@ -44,7 +50,8 @@ fn parse(v: &str) -> Option<(u64, u64, u64)> {
     Some((major, minor, patch))
 }
 
-/// Whether a plugin built against `plugin` runs on a host implementing `host`.
+/// Whether a plugin built against `plugin` runs on a binding of `host` (semver:
+/// same major; for 0.x the same minor).
 pub fn compatible(host: &str, plugin: &str) -> bool {
     match (parse(host), parse(plugin)) {
         (Some((0, hm, _)), Some((0, pm, _))) => hm == pm,
@@ -65,29 +72,41 @@ pub fn split_versioned(name: &str) -> (&str, Option<&str>) {
 mod tests {
     use super::*;
 
+    /// The versions listed here are the ones the WIT folders declare.
     #[test]
-    fn reads_the_contract_version_from_the_wit() {
-        assert_eq!(host_contract_version(), "0.1.0");
-        assert_eq!(
-            package_version("package tributary:connector@1.2.3;\n"),
-            Some("1.2.3".into())
-        );
-        assert_eq!(package_version("package other:pkg@1.2.3;"), None);
+    fn supported_versions_match_the_wit_folders() {
+        for (_, v) in SUPPORTED {
+            let wit = std::fs::read_to_string(format!(
+                "{}/../wit/v{v}/connector.wit",
+                env!("CARGO_MANIFEST_DIR")
+            ))
+            .unwrap_or_else(|e| panic!("wit/v{v}: {e}"));
+            assert!(
+                wit.contains(&format!("package {CONTRACT_PACKAGE}@{v};")),
+                "wit/v{v} declares another version"
+            );
+        }
+        assert_eq!(host_contract_version(), "0.2.0");
+    }
+
+    #[test]
+    fn picks_the_binding_by_semver() {
+        assert_eq!(contract_for("0.2.0"), Some(Contract::V0_2));
+        assert_eq!(contract_for("0.2.3"), Some(Contract::V0_2));
+        assert_eq!(contract_for("0.1.0"), Some(Contract::V0_1));
+        assert_eq!(contract_for("0.1.0-rc.1"), Some(Contract::V0_1));
+        assert_eq!(contract_for("0.3.0"), None);
+        assert_eq!(contract_for("1.0.0"), None);
+        assert_eq!(contract_for("garbage"), None);
+        assert_eq!(supported_versions(), "0.2.0, 0.1.0");
     }
 
     #[test]
     fn semver_rules() {
-        assert!(compatible("0.1.0", "0.1.0"));
         assert!(compatible("0.1.3", "0.1.0"));
-        assert!(compatible("0.1.0", "0.1.7"));
         assert!(!compatible("0.1.0", "0.2.0"));
-        assert!(!compatible("0.1.0", "1.0.0"));
         assert!(compatible("1.0.0", "1.4.2"));
-        assert!(compatible("1.4.0", "1.0.0"));
         assert!(!compatible("1.0.0", "2.0.0"));
-        assert!(!compatible("1.0.0", "0.9.0"));
-        assert!(compatible("0.1.0", "0.1.0-rc.1"));
-        assert!(!compatible("0.1.0", "garbage"));
         assert!(!compatible("0.1.0", ""));
     }
 

@@ -114,7 +114,7 @@ pub async fn poll(
     let schema = plugin.configuration_schema();
     let stored = connector.doc.configuration_map();
     let values = effective_values(&stored, &schema);
-    let grants = ctx.grants(&plugin, &values);
+    let grants = ctx.grants(&plugin, &stored, &values);
     let missing = missing_fields(&stored, &schema);
     let check = if !missing.is_empty() {
         Err(format!(

@@ -102,16 +102,16 @@ impl ServiceContext {
         }
     }
 
-    /// What a plugin may reach for a connector configured with `values`: the
-    /// PostgreSQL connection only when the plugin imports that capability.
-    pub fn grants(&self, plugin: &LoadedPlugin, values: &Map<String, Value>) -> Grants {
-        Grants {
-            postgresql: plugin
-                .imports
-                .iter()
-                .any(|i| i == "postgresql")
-                .then(|| self.runtime.postgresql_grant(values)),
-        }
+    /// What a plugin may reach for a connector whose stored configuration is
+    /// `stored` and effective values `values`: the capabilities it imports, and the
+    /// secrets (sensitive fields, capability credentials) it must not see.
+    pub fn grants(
+        &self,
+        plugin: &LoadedPlugin,
+        stored: &Map<String, Value>,
+        values: &Map<String, Value>,
+    ) -> Grants {
+        plugin.grants(&self.runtime, values, &super::values::sensitive_keys(stored))
     }
 
     /// The client for a connector's data writes: its own `api_key` from config.yml

@@ -145,7 +145,7 @@ async fn execute(
         ));
     }
     let values = effective_values(&stored, &schema);
-    let grants = ctx.grants(&plugin, &values);
+    let grants = ctx.grants(&plugin, &stored, &values);
     let errors = plugin
         .validate_config(&values, &grants)
         .await

@@ -97,6 +97,16 @@ pub fn effective_values(
     out
 }
 
+/// The keys the stored configuration marks `sensitive` (whatever the plugin's
+/// schema says: the connector document is what Kibana and the user see).
+pub fn sensitive_keys(stored: &Map<String, Value>) -> Vec<String> {
+    stored
+        .iter()
+        .filter(|(_, f)| f.get("sensitive").and_then(Value::as_bool) == Some(true))
+        .map(|(k, _)| k.clone())
+        .collect()
+}
+
 /// The keys the plugin declares that the stored configuration lacks (Elastic:
 /// "Connector has missing configuration fields: …").
 pub fn missing_fields(stored: &Map<String, Value>, schema: &Map<String, Value>) -> Vec<String> {

@@ -230,6 +230,10 @@ struct Job<'a> {
     protect_overflow: bool,
 }
 
+/// No document body is encoded past this (Elasticsearch's default
+/// `http.max_content_length`), whatever `max_document_bytes` says.
+const HARD_MAX_DOCUMENT_BYTES: usize = 100 * 1024 * 1024;
+
 /// More failed ids than this and the full sync refuses to delete stale documents.
 const MAX_PROTECTED_IDS: usize = 100_000;
 
@@ -672,16 +676,23 @@ impl<'a> Job<'a> {
             extra.push((SYNC_STAMP_FIELD, Value::Text(spec.job_id.clone())));
         }
         self.scratch.clear();
-        doc.write_json(&extra, &mut self.scratch);
-        let bytes = self.scratch.len() as u64;
-        let cap = spec.settings.max_document_bytes;
         // Elastic's `max_text_document_size`: exempt documents carrying `_attachment`
-        // (the pipeline extracts and drops it).
-        if cap > 0 && self.scratch.len() > cap && doc.get("_attachment").is_none() {
+        // (the pipeline extracts and drops it); those still stop at what one
+        // Elasticsearch request can carry. The cap applies while encoding.
+        let cap = spec.settings.max_document_bytes;
+        let limit = if cap == 0 || doc.get("_attachment").is_some() {
+            HARD_MAX_DOCUMENT_BYTES
+        } else {
+            cap
+        };
+        let written = doc.write_json_capped(&extra, &mut self.scratch, limit);
+        let bytes = self.scratch.len() as u64;
+        if written.is_err() {
+            self.scratch = Vec::new();
             self.stats.oversized_document_count += 1;
             self.protect_id(&id);
             tracing::warn!(
-                job_id = %spec.job_id, id = %id, bytes, limit = cap,
+                job_id = %spec.job_id, id = %id, limit,
                 "document dropped: larger than max_document_bytes"
             );
             return None;

@@ -2,7 +2,9 @@
 //! (same configuration, document ids and field names), built as a wasm32-wasip2
 //! component. It reads through the host's PostgreSQL capability: the host opens
 //! the connection from the configuration, in a READ ONLY transaction, and streams
-//! rows through a server-side cursor in primary-key order.
+//! rows through a server-side cursor in primary-key order. Discovery and table
+//! scans are structured calls (no SQL written here); only advanced-rule queries,
+//! written by the connector's owner, are sent as SQL (and checked by the host).
 //!
 //! Differences from Elastic, on purpose (see README.md): values are lossless; a
 //! configured table that does not exist, a table without primary key, or an advanced
@@ -12,7 +14,7 @@ use std::collections::{HashSet, VecDeque};
 use std::fmt::Write as _;
 
 use serde_json::Value as Json;
-use tributary_sdk::postgresql::{self, OwnedValue, Param, Pg, Rows, Session};
+use tributary_sdk::postgresql::{self, Pg, Rows, Session};
 use tributary_sdk::{
     Batch, BatchBuilder, Config, DocumentStream, Error, Features, Field, FieldError, Metadata,
     Schema, Source, SyncRequest, Value,
@@ -127,17 +129,17 @@ impl Source for PostgreSql {
                 });
             }
         }
+        if errors.is_empty() {
+            errors.extend(remote_validation(config));
+        }
         errors
     }
 
     fn ping(config: &Config) -> Result<(), Error> {
-        let host = config.str("host").unwrap_or_default();
-        let fail = |e: postgresql::PgError| {
-            Error::connection(format!("Can't connect to Postgresql on {host}. {e}"))
-        };
-        let session = postgresql::connect().map_err(fail)?;
-        session.query_all("SELECT 1+1", &[]).map_err(fail)?;
-        Ok(())
+        // Opening a session runs the host's own queries on the server (Elastic: `SELECT 1+1`).
+        postgresql::connect()
+            .map(|_| ())
+            .map_err(|e| connection_error(config, e))
     }
 
     fn validate_advanced_rules(config: &Config, rules: &Json) -> Vec<String> {
@@ -152,7 +154,7 @@ impl Source for PostgreSql {
             Ok(s) => s,
             Err(e) => return vec![e.message],
         };
-        let listed = postgresql::connect().and_then(|s| list_tables(&s, &settings.schema, true));
+        let listed = postgresql::connect().and_then(|s| table_names(&s, &settings.schema, true));
         let existing = match listed {
             Ok(t) => t,
             Err(e) => {
@@ -186,12 +188,7 @@ impl Source for PostgreSql {
             Some(r) => parse_rules(r).map_err(|e| Error::config(e.join("; ")))?,
             None => Vec::new(),
         };
-        let session = postgresql::connect().map_err(|e| {
-            Error::connection(format!(
-                "Can't connect to Postgresql on {}. {e}",
-                settings.host
-            ))
-        })?;
+        let session = postgresql::connect().map_err(|e| connection_error(config, e))?;
         PgSync::plan(session, settings, rules, request.batch_size)
     }
 }
@@ -292,42 +289,55 @@ pub fn parse_rules(v: &Json) -> Result<Vec<Rule>, Vec<String>> {
 
 // ------------------------------------------------------------------ catalog
 
+/// Elastic's wording when the server cannot be reached.
+fn connection_error(config: &Config, e: postgresql::PgError) -> Error {
+    let host = config.str("host").unwrap_or_default();
+    Error::connection(format!("Can't connect to Postgresql on {host}. {e}"))
+}
+
+/// Elastic's remote validation: the configured tables exist (and the server can
+/// be reached), so a wrong table name is reported when the configuration is
+/// checked, not when a sync fails.
+fn remote_validation(config: &Config) -> Vec<FieldError> {
+    let settings = match Settings::from(config) {
+        Ok(s) => s,
+        Err(e) => return vec![FieldError { key: None, message: e.message }],
+    };
+    let wanted: Vec<&String> = settings.tables.iter().filter(|t| *t != "*").collect();
+    if wanted.is_empty() {
+        return Vec::new();
+    }
+    let existing = match postgresql::connect().and_then(|s| table_names(&s, &settings.schema, true)) {
+        Ok(t) => t,
+        Err(e) => {
+            return vec![FieldError {
+                key: None,
+                message: connection_error(config, e).message,
+            }]
+        }
+    };
+    let missing: Vec<&str> = wanted
+        .into_iter()
+        .filter(|t| !existing.contains(t))
+        .map(String::as_str)
+        .collect();
+    if missing.is_empty() {
+        Vec::new()
+    } else {
+        vec![FieldError {
+            key: Some("tables".into()),
+            message: format!("Tables not found or inaccessible: {}.", missing.join(", ")),
+        }]
+    }
+}
+
 /// Tables of `schema` visible to the user (information_schema, as Elastic), sorted;
 /// with `views`, views too.
-fn list_tables(s: &Session, schema: &str, views: bool) -> Result<Vec<String>, postgresql::PgError> {
-    let sql = "SELECT table_name::text FROM information_schema.tables \
-               WHERE table_catalog = current_database() AND table_schema = $1 \
-               AND (table_type = 'BASE TABLE' OR $2) ORDER BY table_name::text";
-    let rows = s.query_all(sql, &[Param::Text(schema.into()), Param::Bool(views)])?;
-    Ok(rows
+fn table_names(s: &Session, schema: &str, views: bool) -> Result<Vec<String>, postgresql::PgError> {
+    Ok(s.list_tables(schema, views)?
         .into_iter()
-        .filter_map(|r| r.into_iter().next())
-        .filter_map(|v| v.as_str().map(String::from))
+        .map(|r| r.name)
         .collect())
-}
-
-/// Primary-key columns of a table, in key order.
-fn primary_key(s: &Session, schema: &str, table: &str) -> Result<Vec<String>, postgresql::PgError> {
-    let sql = "SELECT a.attname::text FROM pg_index i \
-               JOIN pg_class c ON c.oid = i.indrelid \
-               JOIN pg_namespace n ON n.oid = c.relnamespace \
-               JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = ANY(i.indkey) \
-               WHERE i.indisprimary AND n.nspname = $1 AND c.relname = $2 \
-               ORDER BY array_position(i.indkey::int2[], a.attnum)";
-    let rows = s.query_all(
-        sql,
-        &[Param::Text(schema.into()), Param::Text(table.into())],
-    )?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|r| r.into_iter().next())
-        .filter_map(|v| v.as_str().map(String::from))
-        .collect())
-}
-
-/// `"identifier"` with embedded quotes doubled.
-fn quote_ident(s: &str) -> String {
-    format!("\"{}\"", s.replace('"', "\"\""))
 }
 
 /// Elastic's field name: `lower(<schema>_<tables>_<column>)`.
@@ -365,7 +375,6 @@ pub struct PgSync {
     current: Option<Current>,
     batch_size: u32,
     now: String,
-    commit_timestamps: bool,
 }
 
 impl PgSync {
@@ -377,23 +386,15 @@ impl PgSync {
         rules: Vec<Rule>,
         batch_size: u32,
     ) -> Result<PgSync, Error> {
-        let head = session
-            .query_all(
-                "SELECT now(), current_setting('track_commit_timestamp')",
-                &[],
-            )
-            .map_err(|e| source_err("Reading the server clock", e))?;
-        let (now, commit_timestamps) = match head.first().map(Vec::as_slice) {
-            Some([OwnedValue::Text(now), OwnedValue::Text(track)]) => (now.clone(), track == "on"),
-            _ => return Err(Error::internal("unexpected answer to SELECT now()")),
-        };
+        let now = session.info().started_at;
         let schema = settings.schema.clone();
         let all =
-            list_tables(&session, &schema, true).map_err(|e| source_err("Listing tables", e))?;
+            table_names(&session, &schema, true).map_err(|e| source_err("Listing tables", e))?;
         let mut work = VecDeque::new();
         let mut problems = Vec::new();
         let pk_of = |t: &str, problems: &mut Vec<String>| -> Result<Vec<String>, Error> {
-            let pk = primary_key(&session, &schema, t)
+            let pk = session
+                .primary_key(&schema, t)
                 .map_err(|e| source_err(&format!("Reading the primary key of {t}"), e))?;
             if pk.is_empty() {
                 problems.push(format!("table \"{schema}\".\"{t}\" has no primary key"));
@@ -402,7 +403,7 @@ impl PgSync {
         };
         if rules.is_empty() {
             let tables = if settings.tables.iter().any(|t| t == "*") {
-                list_tables(&session, &schema, false)
+                table_names(&session, &schema, false)
                     .map_err(|e| source_err("Listing tables", e))?
             } else {
                 settings.tables.clone()
@@ -437,7 +438,7 @@ impl PgSync {
                     Some(cols) => keys.extend(cols.iter().map(|c| field_name(&schema, &part, c))),
                     None => {
                         for t in rule.tables.iter().filter(|t| all.contains(t)) {
-                            let pk = primary_key(&session, &schema, t).map_err(|e| {
+                            let pk = session.primary_key(&schema, t).map_err(|e| {
                                 source_err(&format!("Reading the primary key of {t}"), e)
                             })?;
                             keys.extend(pk.iter().map(|c| field_name(&schema, &part, c)));
@@ -466,33 +467,15 @@ impl PgSync {
             current: None,
             batch_size: batch_size.clamp(1, 10_000),
             now,
-            commit_timestamps,
         })
     }
 
     /// Elastic's `_timestamp`: the tables' last commit time when the server records
     /// commit timestamps, else the sync's start.
     fn timestamp(&self, tables: &[String]) -> String {
-        if !self.commit_timestamps {
-            return self.now.clone();
-        }
-        let parts: Vec<String> = tables
-            .iter()
-            .map(|t| {
-                format!(
-                    "SELECT max(pg_xact_commit_timestamp(xmin)) AS ts FROM {}.{}",
-                    quote_ident(&self.settings.schema),
-                    quote_ident(t)
-                )
-            })
-            .collect();
-        let sql = format!("SELECT max(ts) FROM ({}) AS t", parts.join(" UNION ALL "));
-        match self.session.query_all(&sql, &[]) {
-            Ok(rows) => match rows.first().and_then(|r| r.first()) {
-                Some(OwnedValue::Text(ts)) => ts.clone(),
-                _ => self.now.clone(),
-            },
-            Err(_) => self.now.clone(),
+        match self.session.last_commit_time(&self.settings.schema, tables) {
+            Ok(Some(ts)) => ts,
+            _ => self.now.clone(),
         }
     }
 
@@ -500,16 +483,9 @@ impl PgSync {
         let s = &self.settings;
         let (rows, tables, part, keys, table_value) = match work {
             Work::Table { name, pk } => {
-                let order: Vec<String> = pk.iter().map(|c| quote_ident(c)).collect();
-                let sql = format!(
-                    "SELECT * FROM {}.{} ORDER BY {}",
-                    quote_ident(&s.schema),
-                    quote_ident(&name),
-                    order.join(",")
-                );
                 let rows = self
                     .session
-                    .query(&sql, &[])
+                    .scan(&s.schema, &name, &pk)
                     .map_err(|e| source_err(&format!("Reading table {name}"), e))?;
                 let keys = pk.iter().map(|c| field_name(&s.schema, &name, c)).collect();
                 let tv = Value::Text(name.clone());
@@ -720,6 +696,5 @@ mod tests {
         id_part(&Pg::Bool(true), &mut id);
         id_part(&Pg::Float8(2.0), &mut id);
         assert_eq!(id, "True2.0");
-        assert_eq!(quote_ident("a\"b"), "\"a\"\"b\"");
     }
 }

@@ -9,10 +9,24 @@
 
 use std::cell::Cell;
 
+// The same source is built twice: against the newest contract (`healthy`) and,
+// by crate `tributary-test-healthy-v0-1` with feature `v0_1`, against the frozen
+// 0.1.0 contract, to prove an old plugin keeps working.
+#[cfg(not(feature = "v0_1"))]
 wit_bindgen::generate!({
     world: "source-plugin",
-    path: "../../../wit",
+    path: "../../../wit/v0.2.0",
 });
+#[cfg(feature = "v0_1")]
+wit_bindgen::generate!({
+    world: "source-plugin",
+    path: "../../../wit/v0.1.0",
+});
+
+#[cfg(not(feature = "v0_1"))]
+const SERVICE_TYPE: &str = "healthy";
+#[cfg(feature = "v0_1")]
+const SERVICE_TYPE: &str = "healthy-v0-1";
 
 use exports::tributary::connector::source::{self, Guest, GuestSync};
 use tributary::connector::logging::{log, Level};
@@ -93,7 +107,7 @@ impl Guest for Plugin {
 
     fn metadata() -> Metadata {
         Metadata {
-            service_type: "healthy".into(),
+            service_type: SERVICE_TYPE.into(),
             name: "Healthy (synthetic test source)".into(),
             version: "0.1.0".into(),
             features: Features {

@@ -2,7 +2,10 @@
 //! Each test creates its own database and drops it; a PostgreSQL that is down fails
 //! the tests loudly.
 
+use super::connect::reflow_pem;
 use super::*;
+use std::time::Duration;
+use tokio_postgres::Client;
 use serde_json::json;
 use tributary_codec::{Decoder, Value as V};
 
@@ -49,13 +52,20 @@ impl TestDb {
         TestDb { name }
     }
 
-    fn grant(&self, policy: PgPolicy) -> PgGrant {
+    fn values(&self) -> serde_json::Map<String, serde_json::Value> {
         let values = json!({"host": PG_HOST, "port": 5432, "username": "postgres", "password": "",
                             "database": self.name, "ssl_enabled": false, "ssl_ca": ""});
-        PgGrant {
-            values: values.as_object().cloned().unwrap_or_default(),
-            policy,
-        }
+        values.as_object().cloned().unwrap_or_default()
+    }
+
+    fn grant(&self, policy: PgPolicy) -> PgGrant {
+        PgGrant::new(self.values(), policy)
+    }
+
+    fn grant_with(&self, edit: impl FnOnce(&mut serde_json::Map<String, serde_json::Value>)) -> PgGrant {
+        let mut v = self.values();
+        edit(&mut v);
+        PgGrant::new(v, PgPolicy::default())
     }
 
     async fn session(&self) -> PgSession {
@@ -375,27 +385,21 @@ async fn refuses_everything_but_reads() {
     ] {
         assert!(is_refused(s.query(sql, vec![]).await), "accepted {sql:?}");
     }
-    // The server's own layer: a function that writes fails in the READ ONLY transaction.
-    let mut rows = s.query("SELECT sneaky()", vec![]).await.expect("declares");
-    let e = rows
-        .next(10)
-        .await
-        .expect_err("write refused by the server");
-    assert_eq!(e.sqlstate.as_deref(), Some("25006"), "{e:?}");
-    let e = all_rows(&mut s, "SELECT nextval('seq')", vec![])
-        .await
-        .expect_err("nextval refused");
-    assert_eq!(e.sqlstate.as_deref(), Some("25006"));
+    // Functions outside the allow-list never reach the server, built-in or not.
+    for sql in ["SELECT sneaky()", "SELECT nextval('seq')", "SELECT public.sneaky()"] {
+        let e = s.query(sql, vec![]).await.err().expect("refused");
+        assert!(e.message.starts_with("statement refused: function"), "{sql}: {e:?}");
+    }
     // And the session is still read only and usable.
     let r = all_rows(
         &mut s,
-        "SELECT current_setting('transaction_read_only'), count(*) FROM t",
+        "SELECT count(*) FROM t",
         vec![],
     )
     .await;
     assert_eq!(
         r.expect("usable"),
-        vec![vec!["Text(\"on\")".to_string(), "Int8(1)".to_string()]]
+        vec![vec!["Int8(1)".to_string()]]
     );
 }
 
@@ -403,17 +407,22 @@ async fn refuses_everything_but_reads() {
 async fn statement_timeout_applies() {
     let db = TestDb::new("timeout", "").await;
     let policy = PgPolicy {
-        allowed_hosts: vec![],
         statement_timeout_ms: 300,
+        ..PgPolicy::default()
     };
     let mut s = PgSession::connect(&db.grant(policy))
         .await
         .expect("connect");
     let t = std::time::Instant::now();
-    let e = all_rows(&mut s, "SELECT pg_sleep(5)", vec![])
-        .await
-        .expect_err("times out");
+    let e = all_rows(
+        &mut s,
+        "SELECT count(*) FROM generate_series(1, 10000000000)",
+        vec![],
+    )
+    .await
+    .expect_err("times out");
     assert_eq!(e.sqlstate.as_deref(), Some("57014"), "{e:?}");
+    assert!(e.message.starts_with("statement timeout"), "{e:?}");
     assert!(t.elapsed() < Duration::from_secs(3));
     // The savepoint keeps the session usable after the error.
     assert_eq!(
@@ -447,7 +456,14 @@ async fn server_errors_carry_sqlstate() {
         .await
         .err()
         .expect("syntax");
-    assert_eq!(e.sqlstate.as_deref(), Some("42601"));
+    assert!(e.message.contains("does not parse"), "{e:?}");
+    // An error the parser cannot see comes from the server, with its SQLSTATE.
+    let e = s
+        .query("SELECT no_such_column FROM t", vec![])
+        .await
+        .err()
+        .expect("undefined column");
+    assert_eq!(e.sqlstate.as_deref(), Some("42703"));
     assert_eq!(
         all_rows(&mut s, "SELECT count(*) FROM t", vec![])
             .await
@@ -516,7 +532,7 @@ async fn allowlist_refuses_other_targets() {
     let db = TestDb::new("allow", "").await;
     let deny = PgPolicy {
         allowed_hosts: vec!["db.example.com".into(), "127.0.0.1:6543".into()],
-        statement_timeout_ms: 0,
+        ..PgPolicy::default()
     };
     let e = PgSession::connect(&db.grant(deny))
         .await
@@ -525,7 +541,7 @@ async fn allowlist_refuses_other_targets() {
     assert!(e.message.contains("not allowed"), "{e:?}");
     let allow = PgPolicy {
         allowed_hosts: vec!["127.0.0.1:5432".into()],
-        statement_timeout_ms: 0,
+        ..PgPolicy::default()
     };
     PgSession::connect(&db.grant(allow)).await.expect("allowed");
     assert!(host_allowed(&[], "anything", 1));
@@ -551,22 +567,24 @@ async fn allowlist_refuses_other_targets() {
 #[tokio::test]
 async fn bad_configuration_is_reported() {
     let db = TestDb::new("badcfg", "").await;
-    let mut g = db.grant(PgPolicy::default());
-    g.values.remove("host");
+    let g = db.grant_with(|v| {
+        v.remove("host");
+    });
     assert!(PgSession::connect(&g)
         .await
         .err()
         .expect("no host")
         .message
         .contains("'host'"));
-    let mut g = db.grant(PgPolicy::default());
-    g.values
-        .insert("database".into(), json!("trib_no_such_database"));
+    let g = db.grant_with(|v| {
+        v.insert("database".into(), json!("trib_no_such_database"));
+    });
     let e = PgSession::connect(&g).await.err().expect("no database");
     assert_eq!(e.sqlstate.as_deref(), Some("3D000"));
-    let mut g = db.grant(PgPolicy::default());
-    g.values.insert("ssl_enabled".into(), json!(true));
-    g.values.insert("ssl_ca".into(), json!("not a pem"));
+    let g = db.grant_with(|v| {
+        v.insert("ssl_enabled".into(), json!(true));
+        v.insert("ssl_ca".into(), json!("not a pem"));
+    });
     assert!(PgSession::connect(&g)
         .await
         .err()
@@ -583,14 +601,7 @@ async fn lost_connection_is_an_error_not_the_end() {
     )
     .await;
     let mut s = db.session().await;
-    let pid = all_rows(&mut s, "SELECT pg_backend_pid()", vec![])
-        .await
-        .expect("pid");
-    let pid: i32 = pid[0][0]
-        .trim_start_matches("Int4(")
-        .trim_end_matches(')')
-        .parse()
-        .expect("pid");
+    let pid = backends(&db.name).await[0];
     let mut rows = s
         .query("SELECT id FROM t ORDER BY id", vec![])
         .await
@@ -622,7 +633,7 @@ async fn duplicate_column_names_and_fallback_casts_coexist() {
     let mut s = db.session().await;
     let mut rows = s
         .query(
-            "SELECT 1 AS a, point(1,2) AS a, 'x' AS b -- comment",
+            "SELECT 1 AS a, '(1,2)'::point AS a, 'x' AS b -- comment",
             vec![],
         )
         .await
@@ -669,4 +680,172 @@ async fn changing_batch_sizes_keeps_every_row_once() {
     }
     assert_eq!(seen, (1..=2500).collect::<Vec<i32>>());
     assert!(rows.next(10).await.expect("end").is_none());
+}
+
+/// Backends of the capability (application_name `tributary`) connected to `db`.
+async fn backends(db: &str) -> Vec<i32> {
+    let rows = admin("postgres")
+        .await
+        .query(
+            "SELECT pid FROM pg_stat_activity WHERE datname = $1 AND application_name = 'tributary' ORDER BY pid",
+            &[&db],
+        )
+        .await
+        .expect("pg_stat_activity");
+    rows.iter().map(|r| r.get(0)).collect()
+}
+
+/// Backends of `db` still running a statement (not idle).
+async fn active(db: &str) -> usize {
+    admin("postgres")
+        .await
+        .query(
+            "SELECT pid FROM pg_stat_activity WHERE datname = $1 AND application_name = 'tributary' AND state = 'active'",
+            &[&db],
+        )
+        .await
+        .expect("pg_stat_activity")
+        .len()
+}
+
+#[tokio::test]
+async fn structured_calls_need_no_plugin_sql() {
+    let db = TestDb::new(
+        "structured",
+        "CREATE TABLE b (k2 int, k1 text, v text, PRIMARY KEY (k1, k2));
+         INSERT INTO b VALUES (2, 'a', 'x'), (1, 'a', 'y'), (1, 'b', 'z');
+         CREATE TABLE \"we\"\"ird\" (id int PRIMARY KEY);
+         CREATE VIEW v AS SELECT 1 AS one;
+         CREATE TABLE nokey (a int);",
+    )
+    .await;
+    let mut s = db.session().await;
+    let info = s.info();
+    assert_eq!(info.database, db.name);
+    assert!(tributary_codec_iso(&info.started_at), "{info:?}");
+    let names = |r: Vec<Relation>| r.into_iter().map(|r| r.name).collect::<Vec<_>>();
+    assert_eq!(
+        names(s.list_tables("public", false).await.expect("tables")),
+        ["b", "nokey", "we\"ird"]
+    );
+    let all = s.list_tables("public", true).await.expect("with views");
+    assert!(all.iter().any(|r| r.name == "v" && r.kind == RelationKind::View));
+    assert_eq!(s.primary_key("public", "b").await.expect("pk"), ["k1", "k2"]);
+    assert!(s.primary_key("public", "nokey").await.expect("pk").is_empty());
+    let mut rows = s
+        .scan("public", "b", &["k1".into(), "k2".into()])
+        .await
+        .expect("scan");
+    let (_, bytes) = rows.next(10).await.expect("fetch").expect("rows");
+    let got: Vec<String> = Decoder::decode_all(&bytes)
+        .expect("decode")
+        .iter()
+        .map(|r| format!("{:?}", r[2]))
+        .collect();
+    assert_eq!(got, ["Text(\"y\")", "Text(\"x\")", "Text(\"z\")"]);
+    // Identifiers are quoted by the host: a hostile name is only a missing table.
+    let e = s
+        .scan("public", "b\"; DROP TABLE b; --", &[])
+        .await
+        .err()
+        .expect("no such table");
+    assert_eq!(e.sqlstate.as_deref(), Some("42P01"), "{e:?}");
+    s.scan("public", "we\"ird", &["id".into()]).await.expect("quoted name");
+    // Without track_commit_timestamp (the default) there is no commit time.
+    assert_eq!(s.last_commit_time("public", &["b".into()]).await.expect("ts"), None);
+}
+
+fn tributary_codec_iso(s: &str) -> bool {
+    s.len() >= 20 && s.as_bytes()[10] == b'T' && s.ends_with("+00:00")
+}
+
+#[tokio::test]
+async fn sessions_are_capped_per_job() {
+    let db = TestDb::new("cap", "").await;
+    let grant = db.grant(PgPolicy {
+        max_sessions: 2,
+        ..PgPolicy::default()
+    });
+    let a = PgSession::connect(&grant).await.expect("first");
+    let b = PgSession::connect(&grant.clone()).await.expect("second");
+    let e = PgSession::connect(&grant).await.err().expect("third refused");
+    assert!(e.message.starts_with("session limit reached"), "{e:?}");
+    assert_eq!(grant.slots.open(), 2);
+    drop(a);
+    let _c = PgSession::connect(&grant).await.expect("a slot was freed");
+    drop(b);
+    // Another job has its own slots.
+    let other = db.grant(PgPolicy::default());
+    let _d = PgSession::connect(&other).await.expect("another job");
+}
+
+#[tokio::test]
+async fn no_statement_outlives_its_session() {
+    let db = TestDb::new("cancel", "").await;
+    let heavy = "SELECT count(*) FROM generate_series(1, 100000000000)";
+    // The host gave up on the call: the statement is cancelled on the server.
+    let grant = db.grant(PgPolicy::default());
+    let mut s = PgSession::connect(&grant).await.expect("connect");
+    let mut rows = s.query(heavy, vec![]).await.expect("declare");
+    let gave_up = tokio::time::timeout(Duration::from_millis(500), rows.next(10)).await;
+    assert!(gave_up.is_err(), "the statement should still run");
+    wait_until_idle(&db.name, || active(&db.name), 1).await;
+    grant.cancel_running();
+    wait_until_idle(&db.name, || active(&db.name), 0).await;
+    // The session is dropped while a statement runs: cancelled as well.
+    let grant = db.grant(PgPolicy::default());
+    let mut s2 = PgSession::connect(&grant).await.expect("connect");
+    let mut rows2 = s2.query(heavy, vec![]).await.expect("declare");
+    let _ = tokio::time::timeout(Duration::from_millis(500), rows2.next(10)).await;
+    drop(rows2);
+    drop(s2);
+    drop(rows);
+    drop(s);
+    wait_until_idle(&db.name, || active(&db.name), 0).await;
+}
+
+async fn wait_until_idle<F, Fut>(db: &str, count: F, want: usize)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = usize>,
+{
+    let mut last = usize::MAX;
+    for _ in 0..100 {
+        last = count().await;
+        if last == want {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{db}: {last} active statements, wanted {want}");
+}
+
+#[tokio::test]
+async fn hostile_sql_is_refused_over_a_superuser_session() {
+    let db = TestDb::new("hostile", "CREATE TABLE t (id int PRIMARY KEY)").await;
+    let mut s = db.session().await;
+    for sql in [
+        "SELECT word FROM ts_stat($q$SELECT to_tsvector('simple', pg_read_file('/etc/passwd'))$q$)",
+        "SELECT query_to_xml('select 1', true, true, '')",
+        "SELECT set_config('statement_timeout', '0', false)",
+        "SELECT pg_try_advisory_lock(1)",
+        "SELECT pg_create_physical_replication_slot('tributary_evil')",
+        "SELECT pg_stat_reset()",
+        "SELECT rolpassword FROM pg_authid",
+        "SELECT passwd FROM pg_shadow",
+        "SELECT * FROM pg_ls_waldir()",
+        "SELECT E'x'\n'\\'', set_config('a.b', 'c', false) AS y --'",
+        "SELECT lo_import('/etc/passwd')",
+    ] {
+        let e = s.query(sql, vec![]).await.err().expect("refused");
+        assert!(e.message.starts_with("statement refused"), "{sql}: {e:?}");
+    }
+    // Nothing happened on the server, and the session still works.
+    let slots = admin("postgres")
+        .await
+        .query("SELECT 1 FROM pg_replication_slots WHERE slot_name = 'tributary_evil'", &[])
+        .await
+        .expect("slots");
+    assert!(slots.is_empty());
+    assert_eq!(all_rows(&mut s, "SELECT count(*) FROM t", vec![]).await.expect("usable").len(), 1);
 }

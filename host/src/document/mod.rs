@@ -4,6 +4,14 @@
 //! Field names are shared per batch (`Arc<[Arc<str>]>`) and values are positional,
 //! mirroring the WIT `batch` record, so converting a plugin batch costs one
 //! allocation per value and none per field name.
+//!
+//! What a source hands over is checked before it becomes a [`Document`]:
+//! [`field_name`] (no metadata or host fields, nothing unprintable), [`json_text`]
+//! (nested JSON re-encoded on one line) and [`timestamp`] (ISO-8601).
+
+pub mod field_name;
+pub mod json_text;
+pub mod timestamp;
 
 use std::io::Write;
 use std::sync::Arc;
@@ -22,7 +30,7 @@ pub enum Value {
     /// A JSON number written verbatim (already validated).
     Number(String),
     Text(String),
-    /// Nested JSON text (already validated).
+    /// Nested JSON text, compact (one line; see [`json_text`]).
     Json(String),
 }
 
@@ -69,13 +77,35 @@ impl Document {
     /// Writes the document body as one JSON object: the source fields first (a
     /// source field named like an extra is replaced by the extra), then `extra`.
     pub fn write_json(&self, extra: &[(&str, Value)], out: &mut Vec<u8>) {
+        // Without a cap the write cannot stop early.
+        let _ = self.write_json_capped(extra, out, usize::MAX);
+    }
+
+    /// [`Self::write_json`], giving up as soon as the body would pass `cap` bytes,
+    /// so an oversized document costs at most `cap` bytes (plus one escaped chunk)
+    /// of memory instead of its whole encoding. On `Err`, `out` holds a partial body.
+    pub fn write_json_capped(
+        &self,
+        extra: &[(&str, Value)],
+        out: &mut Vec<u8>,
+        cap: usize,
+    ) -> Result<(), TooLarge> {
+        let start = out.len();
+        let over = |out: &Vec<u8>| out.len() - start > cap;
         out.push(b'{');
         let mut first = true;
         for (name, value) in self.iter() {
             if extra.iter().any(|(k, _)| *k == name) {
                 continue;
             }
+            // The raw size is a lower bound of the encoded size: check before writing.
+            if out.len() - start + raw_len(value) > cap {
+                return Err(TooLarge);
+            }
             write_member(&mut first, name, value, out);
+            if over(out) {
+                return Err(TooLarge);
+            }
         }
         for (name, value) in extra {
             if !matches!(value, Value::Absent) {
@@ -83,6 +113,10 @@ impl Document {
             }
         }
         out.push(b'}');
+        if over(out) {
+            return Err(TooLarge);
+        }
+        Ok(())
     }
 
     /// Converts to a `serde_json` object (for tests, rules and NDJSON output);
@@ -91,6 +125,18 @@ impl Document {
         let mut buf = Vec::new();
         self.write_json(extra, &mut buf);
         serde_json::from_slice(&buf).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+/// A document body passed its byte cap while being encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TooLarge;
+
+/// Bytes a value takes before escaping (a lower bound of its JSON size).
+fn raw_len(value: &Value) -> usize {
+    match value {
+        Value::Number(s) | Value::Text(s) | Value::Json(s) => s.len(),
+        _ => 0,
     }
 }
 

@@ -1,0 +1,152 @@
+//! What the operator allows (config.yml `plugins.postgresql`) and what one job is
+//! granted: the connector's values the host connects with, under that policy.
+
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+
+use super::PgError;
+use super::session::SessionSlots;
+
+/// The statement timeout when the policy leaves it at 0.
+pub const DEFAULT_STATEMENT_TIMEOUT_MS: u64 = 240_000;
+/// Sessions one job may hold open at once when the policy leaves it at 0.
+pub const DEFAULT_MAX_SESSIONS: usize = 4;
+
+/// Operator policy from config.yml (`plugins.postgresql.*`).
+#[derive(Debug, Clone, Default)]
+pub struct PgPolicy {
+    /// `host` or `host:port` patterns the operator allows (`*.example.com` matches
+    /// subdomains); empty = allow any.
+    pub allowed_hosts: Vec<String>,
+    /// Statement timeout for every statement, in milliseconds (0 = 240 s). Kept
+    /// below the host's wall-clock bound of a plugin call, so a slow statement is
+    /// reported as what it is.
+    pub statement_timeout_ms: u64,
+    /// Sessions one job may hold open at once (0 = 4).
+    pub max_sessions: usize,
+}
+
+impl PgPolicy {
+    /// The effective statement timeout.
+    pub fn statement_timeout_ms(&self) -> u64 {
+        match self.statement_timeout_ms {
+            0 => DEFAULT_STATEMENT_TIMEOUT_MS,
+            t => t,
+        }
+    }
+
+    /// The effective session cap.
+    pub fn max_sessions(&self) -> usize {
+        match self.max_sessions {
+            0 => DEFAULT_MAX_SESSIONS,
+            n => n,
+        }
+    }
+}
+
+/// What a job is granted: the connection the host will open (from the connector's
+/// configuration values, secrets included — they never reach the plugin), the
+/// operator's policy, and the job's session slots.
+#[derive(Debug, Clone)]
+pub struct PgGrant {
+    /// The connector's configuration values (`host`, `port`, `username`, `password`,
+    /// `database`, `ssl_enabled`, `ssl_ca`; others are ignored).
+    pub values: Arc<Map<String, Value>>,
+    /// The operator's policy.
+    pub policy: PgPolicy,
+    /// Open sessions of this job (shared by every clone of the grant).
+    pub slots: SessionSlots,
+}
+
+impl PgGrant {
+    /// A grant for one job.
+    pub fn new(values: Map<String, Value>, policy: PgPolicy) -> Self {
+        let slots = SessionSlots::new(policy.max_sessions());
+        PgGrant {
+            values: Arc::new(values),
+            policy,
+            slots,
+        }
+    }
+
+    /// Asks the server to cancel whatever this job's sessions are running (the
+    /// host gave up on a call).
+    pub fn cancel_running(&self) {
+        self.slots.cancel_running();
+    }
+}
+
+/// The configuration keys the capability itself reads as credentials: the
+/// plugin never receives their values.
+pub const CREDENTIAL_KEYS: &[&str] = &["password"];
+
+pub(super) fn text_value<'a>(values: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
+    values
+        .get(key)
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+}
+
+pub(super) fn required<'a>(values: &'a Map<String, Value>, key: &str) -> Result<&'a str, PgError> {
+    text_value(values, key)
+        .ok_or_else(|| PgError::local(format!("configuration value '{key}' is missing")))
+}
+
+pub(super) fn port_value(values: &Map<String, Value>) -> Result<u16, PgError> {
+    let bad = || PgError::local("configuration value 'port' is not a port number");
+    match values.get("port") {
+        None | Some(Value::Null) => Ok(5432),
+        Some(Value::Number(n)) => n
+            .as_u64()
+            .and_then(|p| u16::try_from(p).ok())
+            .ok_or_else(bad),
+        Some(Value::String(s)) if s.trim().is_empty() => Ok(5432),
+        Some(Value::String(s)) => s.trim().parse().map_err(|_| bad()),
+        Some(_) => Err(bad()),
+    }
+}
+
+pub(super) fn bool_value(values: &Map<String, Value>, key: &str) -> bool {
+    match values.get(key) {
+        Some(Value::Bool(b)) => *b,
+        Some(Value::String(s)) => matches!(
+            s.trim().to_ascii_lowercase().as_str(),
+            "true" | "1" | "yes" | "on"
+        ),
+        Some(Value::Number(n)) => n.as_i64().is_some_and(|v| v != 0),
+        _ => false,
+    }
+}
+
+/// Whether `host:port` is allowed by the operator's patterns.
+pub fn host_allowed(patterns: &[String], host: &str, port: u16) -> bool {
+    if patterns.is_empty() {
+        return true;
+    }
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    patterns.iter().any(|p| {
+        let p = p.trim().to_ascii_lowercase();
+        // `[v6]:port`, `host:port`, or a bare host (any port).
+        let (ph, pp) = match p.rsplit_once(':') {
+            Some((h, port))
+                if port.parse::<u16>().is_ok() && (!h.contains(':') || h.ends_with(']')) =>
+            {
+                (
+                    h.trim_start_matches('[').trim_end_matches(']').to_string(),
+                    port.parse::<u16>().ok(),
+                )
+            }
+            _ => (
+                p.trim_start_matches('[').trim_end_matches(']').to_string(),
+                None,
+            ),
+        };
+        let host_ok = match ph.strip_prefix("*.") {
+            Some(suffix) => host.ends_with(&format!(".{suffix}")),
+            None => ph == "*" || ph == host,
+        };
+        host_ok && pp.is_none_or(|pp| pp == port)
+    })
+}

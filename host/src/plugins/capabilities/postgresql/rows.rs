@@ -1,0 +1,279 @@
+//! A streaming result: `DECLARE … NO SCROLL CURSOR`, read with `FETCH n` (one
+//! fetch running ahead while the plugin works), rows packed in the codec format.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use bytes::BytesMut;
+use tokio::task::JoinHandle;
+use tokio_postgres::types::{IsNull, ToSql, Type};
+use tokio_postgres::{Row, Statement};
+use tributary_codec::Encoder;
+
+use super::session::{rollback_to, Handle};
+use super::{wire, Column, Param, PgError};
+
+/// Largest batch one `next` call returns.
+pub const MAX_FETCH_ROWS: u32 = 10_000;
+
+/// A streaming result.
+pub struct PgRows {
+    conn: Arc<Handle>,
+    /// Savepoint and cursor number.
+    n: u64,
+    cursor: String,
+    columns: Vec<Column>,
+    plans: Vec<wire::Plan>,
+    /// `FETCH n` statements prepared once per batch size.
+    fetch: Option<(u32, Statement)>,
+    /// The next `FETCH`, already running while the plugin works on the current
+    /// batch (server, connection and plugin overlap).
+    pending: Option<Fetch>,
+    /// Rows fetched but not yet returned (a prefetch larger than the next request).
+    carry: VecDeque<Row>,
+    /// A `FETCH` returned fewer rows than asked: the server has no more.
+    exhausted: bool,
+    done: bool,
+}
+
+/// A `FETCH` running on its own task: `(rows asked, task)`.
+type Fetch = (u32, JoinHandle<Result<Vec<Row>, tokio_postgres::Error>>);
+
+/// Declares cursor `n` for `body` (already checked, or written by the host).
+pub(super) async fn open_cursor(
+    conn: &Arc<Handle>,
+    n: u64,
+    body: &str,
+    params: Vec<Param>,
+) -> Result<PgRows, PgError> {
+    let client = &conn.0.client;
+    let cursor = format!("tributary_c{n}");
+    let stmt = client.prepare(body).await?;
+    if stmt.params().len() != params.len() {
+        return Err(PgError::local(format!(
+            "the statement has {} parameters but {} were given",
+            stmt.params().len(),
+            params.len()
+        )));
+    }
+    let columns: Vec<Column> = stmt
+        .columns()
+        .iter()
+        .map(|c| Column {
+            name: c.name().to_string(),
+            type_oid: c.type_().oid(),
+            type_name: c.type_().name().into(),
+        })
+        .collect();
+    let mut plans = Vec::with_capacity(columns.len());
+    let mut casts = Vec::with_capacity(columns.len());
+    for c in stmt.columns() {
+        let (plan, cast) = wire::plan_for(c.type_());
+        plans.push(plan);
+        casts.push(cast);
+    }
+    // Types without a binary decoder here are read as PostgreSQL's text form:
+    // wrap the query and cast only those columns (positional aliases keep
+    // duplicate column names intact).
+    let query = if casts.iter().any(Option::is_some) {
+        let aliases: Vec<String> = (1..=casts.len()).map(|i| format!("c{i}")).collect();
+        let select: Vec<String> = casts
+            .iter()
+            .zip(&aliases)
+            .map(|(cast, a)| match cast {
+                Some(cast) => format!("{a}::{cast}"),
+                None => a.clone(),
+            })
+            .collect();
+        format!(
+            "SELECT {} FROM (\n{body}\n) AS tributary_t({})",
+            select.join(", "),
+            aliases.join(", ")
+        )
+    } else {
+        body.to_string()
+    };
+    let declare = format!("DECLARE {cursor} NO SCROLL CURSOR FOR\n{query}\n");
+    let declare_stmt = client.prepare_typed(&declare, stmt.params()).await?;
+    let bound: Vec<BoundParam> = params.into_iter().map(BoundParam).collect();
+    let busy = conn.0.begin();
+    client
+        .execute_raw(
+            &declare_stmt,
+            bound.iter().map(|p| p as &(dyn ToSql + Sync)),
+        )
+        .await?;
+    busy.done();
+    Ok(PgRows {
+        conn: conn.clone(),
+        n,
+        cursor,
+        columns,
+        plans,
+        fetch: None,
+        pending: None,
+        carry: VecDeque::new(),
+        exhausted: false,
+        done: false,
+    })
+}
+
+impl PgRows {
+    /// The result columns.
+    pub fn columns(&self) -> Vec<Column> {
+        self.columns.clone()
+    }
+
+    /// Up to `max_rows` rows encoded in the `tributary-codec` format: `(rows, bytes)`.
+    /// `None` once the result is exhausted.
+    pub async fn next(&mut self, max_rows: u32) -> Result<Option<(u32, Vec<u8>)>, PgError> {
+        if self.done {
+            return Ok(None);
+        }
+        match self.fetch_batch(max_rows.clamp(1, MAX_FETCH_ROWS)).await {
+            Ok(r) => Ok(r),
+            Err(e) => {
+                self.done = true;
+                rollback_to(&self.conn.0.client, self.n).await;
+                Err(e)
+            }
+        }
+    }
+
+    async fn fetch_stmt(&mut self, n: u32) -> Result<Statement, PgError> {
+        if let Some((m, s)) = &self.fetch {
+            if *m == n {
+                return Ok(s.clone());
+            }
+        }
+        let s = self
+            .conn
+            .0
+            .client
+            .prepare(&format!("FETCH FORWARD {n} FROM {}", self.cursor))
+            .await?;
+        self.fetch = Some((n, s.clone()));
+        Ok(s)
+    }
+
+    /// Starts `FETCH n` on its own task; at most one is outstanding.
+    async fn spawn_fetch(&mut self, n: u32) -> Result<Fetch, PgError> {
+        let stmt = self.fetch_stmt(n).await?;
+        // The task holds the connection, not the handle: a fetch nobody waits for
+        // any more is cancelled when the plugin lets go of the session.
+        let conn = self.conn.0.clone();
+        Ok((
+            n,
+            tokio::spawn(async move {
+                let busy = conn.begin();
+                let rows = conn.client.query(&stmt, &[]).await;
+                busy.done();
+                rows
+            }),
+        ))
+    }
+
+    async fn fetch_batch(&mut self, n: u32) -> Result<Option<(u32, Vec<u8>)>, PgError> {
+        let mut enc = Encoder::with_capacity(self.plans.len() as u32, 64 * 1024);
+        while enc.rows() < n {
+            if let Some(row) = self.carry.pop_front() {
+                enc.begin_row();
+                for (i, plan) in self.plans.iter().enumerate() {
+                    let raw: wire::Raw<'_> = row.try_get(i)?;
+                    wire::encode(&mut enc, plan, raw.0)?;
+                }
+                continue;
+            }
+            if self.exhausted {
+                break;
+            }
+            let (asked, task) = match self.pending.take() {
+                Some(p) => p,
+                None => self.spawn_fetch(n).await?,
+            };
+            // A lost connection or a server error surfaces here, never as an end of rows.
+            let rows = task
+                .await
+                .map_err(|e| PgError::local(format!("fetch task failed: {e}")))??;
+            if (rows.len() as u64) < u64::from(asked) {
+                self.exhausted = true;
+            }
+            self.carry.extend(rows);
+        }
+        // Prefetch while the plugin decodes this batch; memory stays bounded by
+        // one batch in flight plus the carry.
+        if !self.exhausted && self.pending.is_none() && (self.carry.len() as u64) < u64::from(n) {
+            self.pending = Some(self.spawn_fetch(n).await?);
+        }
+        let rows = enc.rows();
+        if self.exhausted && self.carry.is_empty() {
+            self.done = true;
+            // Free the portal now: a sync runs many statements in one transaction.
+            self.conn
+                .0
+                .client
+                .batch_execute(&format!("CLOSE {}", self.cursor))
+                .await?;
+        }
+        if rows == 0 {
+            return Ok(None);
+        }
+        Ok(Some((rows, enc.finish())))
+    }
+}
+
+/// A plugin parameter bound to whatever type the server inferred for it.
+#[derive(Debug)]
+struct BoundParam(Param);
+
+impl ToSql for BoundParam {
+    fn to_sql(
+        &self,
+        ty: &Type,
+        out: &mut BytesMut,
+    ) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        let mismatch = || -> Box<dyn std::error::Error + Sync + Send> {
+            format!(
+                "parameter {:?} cannot be sent as {}; cast it in SQL (e.g. $1::text::{})",
+                self.0,
+                ty.name(),
+                ty.name()
+            )
+            .into()
+        };
+        match (&self.0, ty) {
+            (Param::Null, _) => Ok(IsNull::Yes),
+            (Param::Bool(b), &Type::BOOL) => b.to_sql(ty, out),
+            (Param::Int(i), &Type::INT8) => i.to_sql(ty, out),
+            (Param::Int(i), &Type::INT4) => {
+                i32::try_from(*i).map_err(|_| mismatch())?.to_sql(ty, out)
+            }
+            (Param::Int(i), &Type::INT2) => {
+                i16::try_from(*i).map_err(|_| mismatch())?.to_sql(ty, out)
+            }
+            (Param::Int(i), &Type::OID) => {
+                u32::try_from(*i).map_err(|_| mismatch())?.to_sql(ty, out)
+            }
+            (Param::Int(i), &Type::FLOAT8) => (*i as f64).to_sql(ty, out),
+            (Param::Float(f), &Type::FLOAT8) => f.to_sql(ty, out),
+            (Param::Float(f), &Type::FLOAT4) => (*f as f32).to_sql(ty, out),
+            (Param::Text(s), &Type::JSON) => {
+                out.extend_from_slice(s.as_bytes());
+                Ok(IsNull::No)
+            }
+            (Param::Text(s), &Type::JSONB) => {
+                out.extend_from_slice(&[1]);
+                out.extend_from_slice(s.as_bytes());
+                Ok(IsNull::No)
+            }
+            (Param::Text(s), t) if <&str as ToSql>::accepts(t) => s.as_str().to_sql(ty, out),
+            _ => Err(mismatch()),
+        }
+    }
+
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+
+    tokio_postgres::types::to_sql_checked!();
+}
