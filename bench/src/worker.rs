@@ -215,7 +215,7 @@ pub fn plugin_values(
 }
 
 async fn wasm_source(spec: &WorkerSpec) -> Result<tributary::plugins::PluginSync> {
-    use tributary::plugins::{Grants, PluginRuntime, RuntimeConfig, SyncRequest};
+    use tributary::plugins::{PluginRuntime, RuntimeConfig, SyncRequest};
     let runtime = PluginRuntime::new(RuntimeConfig::default()).map_err(|e| anyhow!("{e}"))?;
     let set = runtime
         .load_dir(&spec.plugins_dir)
@@ -225,9 +225,7 @@ async fn wasm_source(spec: &WorkerSpec) -> Result<tributary::plugins::PluginSync
         .get("postgresql")
         .ok_or_else(|| anyhow!("no postgresql plugin in {}", spec.plugins_dir.display()))?;
     let values = plugin_values(&spec.pg, &spec.table, spec.batch_size);
-    let grants = Grants {
-        postgresql: Some(runtime.config().postgresql_grant(&values)),
-    };
+    let grants = plugin.grants(runtime.config(), &values, &[]);
     plugin
         .start_sync(&values, SyncRequest::full(spec.batch_size), &grants)
         .await

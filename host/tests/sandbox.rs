@@ -177,7 +177,12 @@ async fn hostile_error(config: Value, grants: &Grants) -> (PluginError, Duration
         }
     };
     // A trapped instance is dead and never re-entered; a reported error leaves it alive.
-    if !err.is_reported() && !matches!(err, PluginError::Contract { .. } | PluginError::NoProgress { .. }) {
+    if !err.is_reported()
+        && !matches!(
+            err,
+            PluginError::Contract { .. } | PluginError::NoProgress { .. }
+        )
+    {
         assert!(matches!(sync.next().await, Err(PluginError::Dead { .. })));
     }
     (err, started.elapsed())
@@ -352,7 +357,11 @@ async fn wall_clock_bound_stops_a_busy_plugin_too() {
         .await
         .expect("load");
     let mut sync = p
-        .start_sync(&values(json!({"behaviour": "loop"})), SyncRequest::full(1), &Grants::default())
+        .start_sync(
+            &values(json!({"behaviour": "loop"})),
+            SyncRequest::full(1),
+            &Grants::default(),
+        )
         .await
         .expect("start");
     let err = sync.next().await.expect_err("times out");
@@ -445,10 +454,15 @@ async fn output_framing_cannot_be_changed_by_a_plugin() {
     );
     // Elasticsearch's metadata fields and the host's own stamp are refused.
     for field in ["_id", "_index", "_source", "_routing", "_tributary_sync_id"] {
-        let (err, _) = hostile_error(json!({"behaviour": "field", "field": field}), &Grants::default()).await;
+        let (err, _) = hostile_error(
+            json!({"behaviour": "field", "field": field}),
+            &Grants::default(),
+        )
+        .await;
         let msg = err.to_string();
         assert!(
-            matches!(err, PluginError::Contract { .. }) && msg.contains(&format!("field name {field:?}")),
+            matches!(err, PluginError::Contract { .. })
+                && msg.contains(&format!("field name {field:?}")),
             "{field}: {msg}"
         );
     }
@@ -456,9 +470,13 @@ async fn output_framing_cannot_be_changed_by_a_plugin() {
     assert!(err.to_string().contains("not an ISO-8601"), "{err}");
     // Pretty-printed JSON is legitimate: it arrives on one line.
     let p = plugin("hostile").await;
-    let (docs, _, _) = drain(&p, json!({"behaviour": "json-pretty"}), SyncRequest::full(10))
-        .await
-        .expect("pretty JSON syncs");
+    let (docs, _, _) = drain(
+        &p,
+        json!({"behaviour": "json-pretty"}),
+        SyncRequest::full(10),
+    )
+    .await
+    .expect("pretty JSON syncs");
     assert_eq!(docs[0]["payload"], json!({"a": 1, "b": [true]}));
     healthy_still_runs().await;
 }
@@ -475,16 +493,29 @@ async fn empty_batches_without_end_are_stopped() {
         .await
         .expect("load");
     let mut sync = p
-        .start_sync(&values(json!({"behaviour": "empty"})), SyncRequest::full(1), &Grants::default())
+        .start_sync(
+            &values(json!({"behaviour": "empty"})),
+            SyncRequest::full(1),
+            &Grants::default(),
+        )
         .await
         .expect("start");
     let started = Instant::now();
     let err = sync.next().await.expect_err("no progress");
-    assert!(matches!(err, PluginError::NoProgress { batches: 40, .. }), "{err}");
-    assert!(err.to_string().contains("40 empty batches in a row"), "{err}");
+    assert!(
+        matches!(err, PluginError::NoProgress { batches: 40, .. }),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("40 empty batches in a row"),
+        "{err}"
+    );
     // Backed off (16 immediate calls, then waits), not a busy loop, and bounded.
     let took = started.elapsed();
-    assert!(took > Duration::from_millis(500) && took < Duration::from_secs(10), "{took:?}");
+    assert!(
+        took > Duration::from_millis(500) && took < Duration::from_secs(10),
+        "{took:?}"
+    );
 }
 
 #[tokio::test]
@@ -498,36 +529,60 @@ async fn secrets_never_enter_the_sandbox_and_are_masked_coming_out() {
     let (err, _) = hostile_error(Value::Object(config.clone()), &grants).await;
     let msg = err.to_string();
     // The plugin saw only the placeholder, so that is all it could hand back.
-    assert!(msg.contains(&format!("leaking the password: {REDACTED}")), "{msg}");
+    assert!(
+        msg.contains(&format!("leaking the password: {REDACTED}")),
+        "{msg}"
+    );
     assert!(!msg.contains(password), "{msg}");
     // A sensitive flag on the stored connector configuration counts too.
     let config = values(json!({"behaviour": "secret", "field": "hunter2-hunter2"}));
     let grants = p.grants(runtime.config(), &config, &["field".to_string()]);
     assert_eq!(grants.secrets.redact(&config)["field"], REDACTED);
-    assert!(!captured_logs().contains(password), "a secret reached the log");
+    assert!(
+        !captured_logs().contains(password),
+        "a secret reached the log"
+    );
 }
 
 #[tokio::test]
 async fn log_floods_and_forged_lines_are_contained() {
     let p = plugin("hostile").await;
     let started = Instant::now();
-    let (docs, _, _) = drain(&p, json!({"behaviour": "log-flood", "count": 200_000}), SyncRequest::full(10))
-        .await
-        .expect("the flood call completes");
+    let (docs, _, _) = drain(
+        &p,
+        json!({"behaviour": "log-flood", "count": 200_000}),
+        SyncRequest::full(10),
+    )
+    .await
+    .expect("the flood call completes");
     assert_eq!(docs.len(), 1);
-    eprintln!("log flood of 200000 lines + 12 MiB stderr took {:?}", started.elapsed());
+    eprintln!(
+        "log flood of 200000 lines + 12 MiB stderr took {:?}",
+        started.elapsed()
+    );
     // Dropping the instance writes the summary of what the budget dropped.
     tokio::time::sleep(Duration::from_millis(100)).await;
     let logs = captured_logs();
     let kept = logs.lines().filter(|l| l.contains("flood line")).count();
     assert!(kept <= 20_000, "{kept} flood lines kept");
-    assert!(logs.contains("plugin log lines were dropped"), "no summary line");
-    assert!(!logs.contains('\u{1b}') && !logs.contains('\u{202e}'), "raw escape codes in the log");
     assert!(
-        !logs.lines().any(|l| l.starts_with("2026-12-06T00:00:00Z  INFO tributary: job completed")),
+        logs.contains("plugin log lines were dropped"),
+        "no summary line"
+    );
+    assert!(
+        !logs.contains('\u{1b}') && !logs.contains('\u{202e}'),
+        "raw escape codes in the log"
+    );
+    assert!(
+        !logs
+            .lines()
+            .any(|l| l.starts_with("2026-12-06T00:00:00Z  INFO tributary: job completed")),
         "a plugin forged a host log line"
     );
-    assert!(logs.contains("forged\\n2026-12-06T00:00:00Z"), "the forged text is shown escaped");
+    assert!(
+        logs.contains("forged\\n2026-12-06T00:00:00Z"),
+        "the forged text is shown escaped"
+    );
     healthy_still_runs().await;
 }
 
@@ -536,14 +591,22 @@ async fn a_0_1_plugin_keeps_working() {
     let old = plugin("healthy-v0-1").await;
     assert_eq!(old.contract_version, "0.1.0");
     let new = plugin("healthy").await;
-    let (a, _, ca) = drain(&old, json!({"count": 30}), SyncRequest::full(7)).await.expect("0.1 sync");
-    let (b, _, cb) = drain(&new, json!({"count": 30}), SyncRequest::full(7)).await.expect("0.2 sync");
+    let (a, _, ca) = drain(&old, json!({"count": 30}), SyncRequest::full(7))
+        .await
+        .expect("0.1 sync");
+    let (b, _, cb) = drain(&new, json!({"count": 30}), SyncRequest::full(7))
+        .await
+        .expect("0.2 sync");
     assert_eq!(a, b);
     assert_eq!(ca, cb);
     assert_eq!(old.configuration_schema(), new.configuration_schema());
-    let err = drain(&old, json!({"count": 3, "corrupt": "json"}), SyncRequest::full(10))
-        .await
-        .expect_err("the same checks apply");
+    let err = drain(
+        &old,
+        json!({"count": 3, "corrupt": "json"}),
+        SyncRequest::full(10),
+    )
+    .await
+    .expect_err("the same checks apply");
     assert!(matches!(err, PluginError::Contract { .. }), "{err}");
 }
 
@@ -738,7 +801,9 @@ async fn pg_admin(db: &str) -> tokio_postgres::Client {
         tokio_postgres::NoTls,
     )
     .await
-    .unwrap_or_else(|e| panic!("PostgreSQL must run on 127.0.0.1:5432 (trust auth, user postgres): {e}"));
+    .unwrap_or_else(|e| {
+        panic!("PostgreSQL must run on 127.0.0.1:5432 (trust auth, user postgres): {e}")
+    });
     tokio::spawn(conn);
     client
 }
@@ -754,7 +819,11 @@ impl TestDb {
             .batch_execute(&format!("CREATE DATABASE {name}"))
             .await
             .expect("create database");
-        pg_admin(&name).await.batch_execute(setup).await.expect("setup");
+        pg_admin(&name)
+            .await
+            .batch_execute(setup)
+            .await
+            .expect("setup");
         TestDb { name }
     }
 
@@ -804,12 +873,18 @@ impl Drop for TestDb {
 
 /// The hostile plugin granted PostgreSQL (it imports the capability).
 async fn pg_grants(config: &Map<String, Value>, runtime: &PluginRuntime) -> Grants {
-    plugin("hostile").await.grants(runtime.config(), config, &[])
+    plugin("hostile")
+        .await
+        .grants(runtime.config(), config, &[])
 }
 
 #[tokio::test]
 async fn hostile_sql_is_refused_over_a_superuser_connection() {
-    let db = TestDb::new("sql", "CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t VALUES (1), (2);").await;
+    let db = TestDb::new(
+        "sql",
+        "CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t VALUES (1), (2);",
+    )
+    .await;
     let runtime = &loaded().await.runtime;
     let p = plugin("hostile").await;
     for (sql, named) in [
@@ -841,17 +916,24 @@ async fn hostile_sql_is_refused_over_a_superuser_connection() {
     }
     let slots = pg_admin("postgres")
         .await
-        .query("SELECT 1 FROM pg_replication_slots WHERE slot_name = 'tributary_evil'", &[])
+        .query(
+            "SELECT 1 FROM pg_replication_slots WHERE slot_name = 'tributary_evil'",
+            &[],
+        )
         .await
         .expect("slots");
     assert!(slots.is_empty(), "a refused statement reached the server");
     // A legitimate read works through the same path.
-    let config = db.config(json!({"behaviour": "sql", "sql": "SELECT id::text FROM t ORDER BY id"}));
+    let config =
+        db.config(json!({"behaviour": "sql", "sql": "SELECT id::text FROM t ORDER BY id"}));
     let grants = pg_grants(&config, runtime).await;
     let (docs, _, _) = drain_with(&p, Value::Object(config), SyncRequest::full(10), &grants)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(docs.iter().map(|d| d["value"].clone()).collect::<Vec<_>>(), [json!("1"), json!("2")]);
+    assert_eq!(
+        docs.iter().map(|d| d["value"].clone()).collect::<Vec<_>>(),
+        [json!("1"), json!("2")]
+    );
 }
 
 #[tokio::test]
@@ -866,12 +948,17 @@ async fn sessions_are_capped_per_job() {
     };
     let msg = err.to_string();
     assert!(
-        msg.contains("session 5") && msg.contains("session limit reached") && msg.contains("plugins.postgresql.max_sessions"),
+        msg.contains("session 5")
+            && msg.contains("session limit reached")
+            && msg.contains("plugins.postgresql.max_sessions"),
         "{msg}"
     );
     let config = db.config(json!({"behaviour": "sessions", "count": 4}));
     let grants = pg_grants(&config, runtime).await;
-    let mut sync = p.start_sync(&config, SyncRequest::full(10), &grants).await.expect("four sessions");
+    let mut sync = p
+        .start_sync(&config, SyncRequest::full(10), &grants)
+        .await
+        .expect("four sessions");
     let batch = sync.next().await.expect("batch").expect("one document");
     assert_eq!(batch[0].to_json(&[])["sessions"], 4);
 }
@@ -885,10 +972,16 @@ async fn no_statement_outlives_the_call_that_gave_up() {
         ..limits()
     })
     .expect("runtime");
-    let p = runtime.load_file(&test_plugins_dir().join("hostile.wasm")).await.expect("load");
+    let p = runtime
+        .load_file(&test_plugins_dir().join("hostile.wasm"))
+        .await
+        .expect("load");
     let config = db.config(json!({"behaviour": "slow-sql"}));
     let grants = p.grants(runtime.config(), &config, &[]);
-    let mut sync = p.start_sync(&config, SyncRequest::full(1), &grants).await.expect("start");
+    let mut sync = p
+        .start_sync(&config, SyncRequest::full(1), &grants)
+        .await
+        .expect("start");
     let err = sync.next().await.expect_err("gives up");
     assert!(matches!(err, PluginError::WallClockLimit { .. }), "{err}");
     let mut left = usize::MAX;
@@ -906,9 +999,15 @@ async fn no_statement_outlives_the_call_that_gave_up() {
     let mut cfg = limits();
     cfg.postgresql.statement_timeout_ms = 500;
     let runtime = PluginRuntime::new(cfg).expect("runtime");
-    let p = runtime.load_file(&test_plugins_dir().join("hostile.wasm")).await.expect("load");
+    let p = runtime
+        .load_file(&test_plugins_dir().join("hostile.wasm"))
+        .await
+        .expect("load");
     let grants = p.grants(runtime.config(), &config, &[]);
-    let mut sync = p.start_sync(&config, SyncRequest::full(1), &grants).await.expect("start");
+    let mut sync = p
+        .start_sync(&config, SyncRequest::full(1), &grants)
+        .await
+        .expect("start");
     let err = sync.next().await.expect_err("statement timeout");
     assert!(matches!(err, PluginError::Reported { .. }), "{err}");
     assert!(err.to_string().contains("statement timeout"), "{err}");

@@ -200,7 +200,11 @@ impl Session {
 
     /// The latest commit time of any row of `tables`, ISO-8601; `None` when the
     /// server keeps no commit timestamps or the tables are empty.
-    pub fn last_commit_time(&self, schema: &str, tables: &[String]) -> Result<Option<String>, PgError> {
+    pub fn last_commit_time(
+        &self,
+        schema: &str,
+        tables: &[String],
+    ) -> Result<Option<String>, PgError> {
         Ok(self.0.last_commit_time(schema, tables)?)
     }
 

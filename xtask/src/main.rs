@@ -87,8 +87,57 @@ fn ensure_wasm_target() -> Result<()> {
     Ok(())
 }
 
+/// libpg_query's bindings are generated with bindgen, which loads libclang. On a
+/// fresh Debian machine run as root it is installed here; elsewhere the error says how.
+fn ensure_libclang() -> Result<()> {
+    let found = ["/usr/lib", "/usr/lib64", "/usr/local/lib"]
+        .iter()
+        .any(|base| {
+            std::fs::read_dir(base)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .any(|e| {
+                    let p = e.path();
+                    p.join("lib/libclang.so").is_file()
+                        || p.file_name()
+                            .and_then(|n| n.to_str())
+                            .is_some_and(|n| n.starts_with("libclang") && n.contains(".so"))
+                })
+        })
+        || std::env::var_os("LIBCLANG_PATH").is_some();
+    if found {
+        return Ok(());
+    }
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false);
+    if root && Path::new("/usr/bin/apt-get").exists() {
+        eprintln!(
+            "xtask: libclang is missing (needed to build libpg_query); installing libclang-dev"
+        );
+        let mut install = Command::new("apt-get");
+        install
+            .args(["install", "-y", "-q", "libclang-dev"])
+            .env("DEBIAN_FRONTEND", "noninteractive");
+        if run(&mut install).is_err() {
+            run(Command::new("apt-get").args(["update", "-q"]))?;
+            run(&mut install)?;
+        }
+        return Ok(());
+    }
+    bail!(
+        "libclang is missing: the host embeds PostgreSQL's parser (libpg_query), whose bindings \
+         are generated with bindgen. Install it (Debian/Ubuntu: `apt-get install libclang-dev`) \
+         or point LIBCLANG_PATH at it"
+    )
+}
+
 fn build(root: &Path) -> Result<()> {
     ensure_wasm_target()?;
+    ensure_libclang()?;
     run(Command::new(cargo()).args(["build", "--release", "-p", "tributary", "-p", "es-sim"]))?;
     build_plugins(root)
 }
@@ -175,7 +224,10 @@ fn build_plugins(root: &Path) -> Result<()> {
         };
         for entry in entries.flatten() {
             let path = entry.path();
-            let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+            let stem = path
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or_default();
             let current = packages.iter().any(|p| p.dest == dest && p.lib == stem);
             if path.extension().is_some_and(|e| e == "wasm") && !current {
                 std::fs::remove_file(&path)

@@ -10,7 +10,9 @@ use serde_json::{Map, Value};
 
 use super::PluginDirArgs;
 use crate::document::{write_str, Operation};
-use crate::plugins::{LoadedPlugin, PluginRuntime, PluginSet, RuntimeConfig, SyncRequest};
+use crate::plugins::{
+    printable, LoadedPlugin, PluginRuntime, PluginSet, RuntimeConfig, SyncRequest,
+};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum PluginsCommand {
@@ -80,7 +82,7 @@ fn find(set: &PluginSet, service_type: &str, dir: &Path) -> anyhow::Result<Arc<L
         }
     );
     for r in &set.refused {
-        msg.push_str(&format!("\nrefused: {}", r.reason));
+        msg.push_str(&format!("\nrefused: {}", printable(&r.reason)));
     }
     bail!(msg)
 }
@@ -116,18 +118,20 @@ async fn list(dir: &Path) -> anyhow::Result<()> {
     ]
     .map(String::from);
     let mut rows = vec![header];
+    // Everything a plugin declares is escaped: one plugin, one row.
+    let cell = |s: &str| printable(s).into_owned();
     for p in &set.plugins {
         rows.push([
-            p.metadata.service_type.clone(),
-            p.metadata.name.clone(),
-            p.metadata.version.clone(),
-            p.contract_version.clone(),
+            cell(&p.metadata.service_type),
+            cell(&p.metadata.name),
+            cell(&p.metadata.version),
+            cell(&p.contract_version),
             if p.imports.is_empty() {
                 "-".into()
             } else {
-                p.imports.join(",")
+                cell(&p.imports.join(","))
             },
-            p.file.display().to_string(),
+            cell(&p.file.display().to_string()),
         ]);
     }
     let mut widths = [0usize; 6];
@@ -151,7 +155,11 @@ async fn list(dir: &Path) -> anyhow::Result<()> {
     }
     out.flush().context("writing to stdout")?;
     for r in &set.refused {
-        eprintln!("refused {}: {}", r.file.display(), r.reason);
+        eprintln!(
+            "refused {}: {}",
+            printable(&r.file.display().to_string()),
+            printable(&r.reason)
+        );
     }
     Ok(())
 }

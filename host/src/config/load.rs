@@ -745,9 +745,13 @@ fn read_plugins(s: &mut Section, ctx: &Ctx, p: &mut PluginsConfig) -> Result<(),
     if let Some(t) = pg.get(ctx, "statement_timeout_ms", |x, a| v::integer(x, a, 1))? {
         p.postgresql.statement_timeout_ms = Some(t);
     }
-    set!(pg, ctx, p.postgresql.max_sessions, "max_sessions", |x, a| {
-        v::integer(x, a, 1)
-    });
+    set!(
+        pg,
+        ctx,
+        p.postgresql.max_sessions,
+        "max_sessions",
+        |x, a| { v::integer(x, a, 1) }
+    );
     pg.finish(ctx);
     // Each limit must be reported as itself: the statement gives up before the call.
     if let Some(t) = p.postgresql.statement_timeout_ms {

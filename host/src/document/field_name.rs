@@ -132,6 +132,9 @@ mod tests {
         assert_eq!(check("a."), Err(FieldNameError::EmptySegment));
         assert_eq!(check("a\nb"), Err(FieldNameError::Control));
         assert_eq!(check("a\u{202e}b"), Err(FieldNameError::Control));
-        assert_eq!(check(&"x".repeat(MAX_BYTES + 1)), Err(FieldNameError::TooLong));
+        assert_eq!(
+            check(&"x".repeat(MAX_BYTES + 1)),
+            Err(FieldNameError::TooLong)
+        );
     }
 }

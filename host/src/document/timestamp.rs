@@ -15,7 +15,8 @@ pub fn is_iso8601(s: &str) -> bool {
     let b = s.as_bytes();
     let mut p = Parser { b, i: 0 };
     let Some(year) = p.num(4) else { return false };
-    let (Some(()), Some(month), Some(()), Some(day)) = (p.lit(b'-'), p.num(2), p.lit(b'-'), p.num(2))
+    let (Some(()), Some(month), Some(()), Some(day)) =
+        (p.lit(b'-'), p.num(2), p.lit(b'-'), p.num(2))
     else {
         return false;
     };

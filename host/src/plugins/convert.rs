@@ -308,12 +308,10 @@ pub fn batch(b: wit::Batch) -> Result<Vec<Document>, String> {
                 Value::Text(t) if timestamp::is_iso8601(t) => {
                     timestamp.get_or_insert_with(|| t.clone());
                 }
-                _ => {
-                    return Err(format!(
-                        "document `{}`, field `{TIMESTAMP_FIELD}`: must be an ISO-8601 date-time text",
-                        d.id.escape_debug()
-                    ))
-                }
+                _ => return Err(format!(
+                    "document `{}`, field `{TIMESTAMP_FIELD}`: must be an ISO-8601 date-time text",
+                    d.id.escape_debug()
+                )),
             }
         }
         docs.push(Document {
@@ -421,18 +419,37 @@ mod tests {
 
     #[test]
     fn json_values_are_re_encoded_on_one_line() {
-        let one = |v: &str| batch(batch_of(&["j"], vec![doc("1", vec![wit::Value::Json(v.into())])]));
+        let one = |v: &str| {
+            batch(batch_of(
+                &["j"],
+                vec![doc("1", vec![wit::Value::Json(v.into())])],
+            ))
+        };
         let docs = one("{\"a\":\n 1,\r\n \"b\": [true]}").expect("pretty JSON is fine");
-        assert_eq!(docs[0].values[0], Value::Json(r#"{"a":1,"b":[true]}"#.into()));
+        assert_eq!(
+            docs[0].values[0],
+            Value::Json(r#"{"a":1,"b":[true]}"#.into())
+        );
         // A second value on the next line would be an extra bulk action line.
         let smuggled = "{\"a\":1}\n{\"delete\":{\"_index\":\"victim\",\"_id\":\"1\"}}";
         let e = one(smuggled).unwrap_err();
-        assert!(e.contains("document `1`, field `j`") && e.contains("trailing data"), "{e}");
+        assert!(
+            e.contains("document `1`, field `j`") && e.contains("trailing data"),
+            "{e}"
+        );
     }
 
     #[test]
     fn reserved_and_unprintable_field_names_are_refused() {
-        for bad in ["_id", "_index", "_source", "_routing", "_tributary_sync_id", "a\nb", "_id.x"] {
+        for bad in [
+            "_id",
+            "_index",
+            "_source",
+            "_routing",
+            "_tributary_sync_id",
+            "a\nb",
+            "_id.x",
+        ] {
             let e = batch(batch_of(&[bad], vec![])).unwrap_err();
             assert!(e.starts_with("field name"), "{bad:?}: {e}");
         }
@@ -450,7 +467,10 @@ mod tests {
         // A `_timestamp` field becomes the document's timestamp.
         let docs = batch(batch_of(
             &["_timestamp"],
-            vec![doc("1", vec![wit::Value::Text("2024-05-01 10:00:00+02".into())])],
+            vec![doc(
+                "1",
+                vec![wit::Value::Text("2024-05-01 10:00:00+02".into())],
+            )],
         ))
         .unwrap();
         assert_eq!(docs[0].timestamp.as_deref(), Some("2024-05-01 10:00:00+02"));

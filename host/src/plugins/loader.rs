@@ -20,7 +20,9 @@ use super::error::PluginError;
 use super::instance::{Instance, Limits};
 use super::plugin::{LoadStats, LoadedPlugin};
 use super::state::HostState;
-use super::version::{contract_for, split_versioned, supported_versions, Contract, CONTRACT_PACKAGE};
+use super::version::{
+    contract_for, split_versioned, supported_versions, Contract, CONTRACT_PACKAGE,
+};
 
 /// A file the runtime refused to load.
 #[derive(Debug)]
@@ -180,15 +182,16 @@ impl PluginRuntime {
                     },
                     reason: root_message(&e),
                 })?;
-        let pre =
-            HostPre::new(contract, instance_pre).map_err(|e| PluginError::IncompatibleContract {
+        let pre = HostPre::new(contract, instance_pre).map_err(|e| {
+            PluginError::IncompatibleContract {
                 file: file.to_path_buf(),
                 found: format!(
                     "{contract_version} (with mismatching definitions: {})",
                     root_message(&e)
                 ),
                 supported: supported_versions(),
-            })?;
+            }
+        })?;
         let prepare = started.elapsed();
 
         // Metadata and schema are read once, in a short-lived instance without grants.

@@ -193,11 +193,21 @@ impl PluginLog {
         // `tracing` needs static levels and field names, hence one arm per level and
         // the plugin's own fields rendered into one `fields` field.
         match level {
-            Level::Trace => tracing::trace!(target: "tributary::plugin", plugin, fields = %rendered, "{message}"),
-            Level::Debug => tracing::debug!(target: "tributary::plugin", plugin, fields = %rendered, "{message}"),
-            Level::Info => tracing::info!(target: "tributary::plugin", plugin, fields = %rendered, "{message}"),
-            Level::Warn => tracing::warn!(target: "tributary::plugin", plugin, fields = %rendered, "{message}"),
-            Level::Error => tracing::error!(target: "tributary::plugin", plugin, fields = %rendered, "{message}"),
+            Level::Trace => {
+                tracing::trace!(target: "tributary::plugin", plugin, fields = %rendered, "{message}")
+            }
+            Level::Debug => {
+                tracing::debug!(target: "tributary::plugin", plugin, fields = %rendered, "{message}")
+            }
+            Level::Info => {
+                tracing::info!(target: "tributary::plugin", plugin, fields = %rendered, "{message}")
+            }
+            Level::Warn => {
+                tracing::warn!(target: "tributary::plugin", plugin, fields = %rendered, "{message}")
+            }
+            Level::Error => {
+                tracing::error!(target: "tributary::plugin", plugin, fields = %rendered, "{message}")
+            }
         }
     }
 
@@ -452,7 +462,10 @@ mod tests {
         let flood = vec![b'x'; 4 * MAX_LINE];
         let mut s = sink.0.lock().expect("lock");
         s.write(&flood);
-        assert!(s.buf.is_empty() && s.skipping, "a line without newline is cut");
+        assert!(
+            s.buf.is_empty() && s.skipping,
+            "a line without newline is cut"
+        );
         s.write(b"rest of the long line\nnext\n");
         assert!(!s.skipping && s.buf.is_empty());
     }

@@ -39,13 +39,11 @@ mod state;
 mod version;
 
 pub use config::{default_cache_dir, Grants, RuntimeConfig};
-pub use secrets::{Secrets, REDACTED};
 pub use convert::{Features, FieldError, Metadata};
 pub use error::{ErrorKind, PluginError};
 pub use job::PluginSync;
 pub use loader::{PluginRuntime, PluginSet, RefusedPlugin};
-pub use plugin::{JobKind, LoadStats, LoadedPlugin, SyncRequest};
 pub use logging::printable;
-pub use version::{
-    compatible as contract_compatible, host_contract_version, supported_versions,
-};
+pub use plugin::{JobKind, LoadStats, LoadedPlugin, SyncRequest};
+pub use secrets::{Secrets, REDACTED};
+pub use version::{compatible as contract_compatible, host_contract_version, supported_versions};

@@ -235,6 +235,11 @@ impl LoadedPlugin {
             .await?
             .map_err(|e| self.reported(e, grants))?;
         tracing::debug!(plugin = %self.label, kind = ?request.kind, "sync started");
-        Ok(PluginSync::new(inst, sync, self.label.clone(), grants.secrets.clone()))
+        Ok(PluginSync::new(
+            inst,
+            sync,
+            self.label.clone(),
+            grants.secrets.clone(),
+        ))
     }
 }

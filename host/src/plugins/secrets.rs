@@ -52,7 +52,10 @@ impl Secrets {
             })
             .collect();
         vs.extend(escaped);
-        Secrets(Arc::new(Inner { keys: ks, values: vs }))
+        Secrets(Arc::new(Inner {
+            keys: ks,
+            values: vs,
+        }))
     }
 
     /// The keys whose values are withheld from the plugin.
@@ -129,7 +132,9 @@ mod tests {
             &map(json!({"password": "hunter22", "token": "", "api": null, "host": "db"})),
             ["password", "token", "api", "missing"],
         );
-        let r = s.redact(&map(json!({"password": "hunter22", "token": "", "api": null, "host": "db"})));
+        let r = s.redact(&map(
+            json!({"password": "hunter22", "token": "", "api": null, "host": "db"}),
+        ));
         assert_eq!(
             Value::Object(r),
             json!({"password": REDACTED, "token": "", "api": null, "host": "db"})
@@ -150,7 +155,10 @@ mod tests {
             s.mask(r#"{"p":"pa\"ss\\word"}"#),
             format!(r#"{{"p":"{REDACTED}"}}"#)
         );
-        assert_eq!(s.mask("ab stays: too short to mask"), "ab stays: too short to mask");
+        assert_eq!(
+            s.mask("ab stays: too short to mask"),
+            "ab stays: too short to mask"
+        );
         assert!(matches!(s.mask("nothing here"), Cow::Borrowed(_)));
     }
 }

@@ -111,7 +111,11 @@ impl ServiceContext {
         stored: &Map<String, Value>,
         values: &Map<String, Value>,
     ) -> Grants {
-        plugin.grants(&self.runtime, values, &super::values::sensitive_keys(stored))
+        plugin.grants(
+            &self.runtime,
+            values,
+            &super::values::sensitive_keys(stored),
+        )
     }
 
     /// The client for a connector's data writes: its own `api_key` from config.yml

@@ -301,13 +301,19 @@ fn connection_error(config: &Config, e: postgresql::PgError) -> Error {
 fn remote_validation(config: &Config) -> Vec<FieldError> {
     let settings = match Settings::from(config) {
         Ok(s) => s,
-        Err(e) => return vec![FieldError { key: None, message: e.message }],
+        Err(e) => {
+            return vec![FieldError {
+                key: None,
+                message: e.message,
+            }]
+        }
     };
     let wanted: Vec<&String> = settings.tables.iter().filter(|t| *t != "*").collect();
     if wanted.is_empty() {
         return Vec::new();
     }
-    let existing = match postgresql::connect().and_then(|s| table_names(&s, &settings.schema, true)) {
+    let existing = match postgresql::connect().and_then(|s| table_names(&s, &settings.schema, true))
+    {
         Ok(t) => t,
         Err(e) => {
             return vec![FieldError {

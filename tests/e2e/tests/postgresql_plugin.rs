@@ -251,7 +251,7 @@ fn every_type_round_trips_exactly() {
 
 #[test]
 fn advanced_rules_run_a_join_streaming() {
-    use tributary::plugins::{Grants, PluginRuntime, RuntimeConfig, SyncRequest};
+    use tributary::plugins::{PluginRuntime, RuntimeConfig, SyncRequest};
     let db = Db::chinook("pgplug_adv");
     let values = db.values("album");
     let values: Map<String, Value> = values.as_object().cloned().unwrap_or_default();
@@ -266,7 +266,7 @@ fn advanced_rules_run_a_join_streaming() {
         let runtime = PluginRuntime::new(cfg).expect("runtime");
         let set = runtime.load_dir(&plugins_dir()).await.expect("loading plugins");
         let plugin = set.get("postgresql").expect("the postgresql plugin is loaded");
-        let grants = Grants { postgresql: Some(runtime.config().postgresql_grant(&values)) };
+        let grants = plugin.grants(runtime.config(), &values, &[]);
 
         assert_eq!(plugin.validate_advanced_rules(&values, &rules, &grants).await.expect("validate"), Vec::<String>::new());
         let bad = json!([{"tables": ["employee", "nope"], "query": "SELECT 1"}]);
@@ -346,4 +346,69 @@ fn missing_table_and_missing_primary_key_fail_the_sync() {
         "{}",
         r.stderr
     );
+}
+
+#[test]
+fn pretty_printed_json_stays_one_document_per_line() {
+    // PostgreSQL keeps `json` text verbatim: a line break inside a value must not
+    // become a line of the NDJSON (or of a `_bulk` body).
+    let db = Db::chinook("pgplug_json");
+    db.psql(
+        "CREATE TABLE docs (id int PRIMARY KEY, j json, jb jsonb);
+         INSERT INTO docs VALUES
+           (1, E'{\"a\":\n 1,\r\n \"b\": [true,\n null]}', E'{\"k\":\n \"v\"}'),
+           (2, E'{\"delete\":\n{\"_index\":\"victim\"}}', 'null');",
+    );
+    let (docs, raw) = extract(&db.values("docs"));
+    assert_eq!(raw.lines().count(), 2, "one line per document:\n{raw}");
+    let one = by_id(&docs, &format!("{}_public_docs_1", db.name));
+    assert_eq!(one["public_docs_j"], json!({"a": 1, "b": [true, null]}));
+    assert_eq!(one["public_docs_jb"], json!({"k": "v"}));
+    let two = by_id(&docs, &format!("{}_public_docs_2", db.name));
+    assert_eq!(
+        two["public_docs_j"],
+        json!({"delete": {"_index": "victim"}})
+    );
+}
+
+#[test]
+fn configured_tables_are_checked_when_the_configuration_is() {
+    use tributary::plugins::{PluginRuntime, RuntimeConfig};
+    let db = Db::chinook("pgplug_validate");
+    let rt = tokio::runtime::Runtime::new().expect("tokio");
+    rt.block_on(async {
+        let cfg = RuntimeConfig {
+            cache_dir: Some(plugin_cache_dir()),
+            ..RuntimeConfig::default()
+        };
+        let runtime = PluginRuntime::new(cfg).expect("runtime");
+        let set = runtime
+            .load_dir(&plugins_dir())
+            .await
+            .expect("loading plugins");
+        let plugin = set
+            .get("postgresql")
+            .expect("the postgresql plugin is loaded");
+        let check = |tables: &str| {
+            let values: Map<String, Value> =
+                db.values(tables).as_object().cloned().unwrap_or_default();
+            let grants = plugin.grants(runtime.config(), &values, &[]);
+            let plugin = plugin.clone();
+            async move {
+                plugin
+                    .validate_config(&values, &grants)
+                    .await
+                    .expect("validate")
+            }
+        };
+        assert!(check("album,artist").await.is_empty());
+        assert!(check("*").await.is_empty());
+        let errors = check("album,nope,gone").await;
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].key.as_deref(), Some("tables"));
+        assert_eq!(
+            errors[0].message,
+            "Tables not found or inaccessible: nope, gone."
+        );
+    });
 }

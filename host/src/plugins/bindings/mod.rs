@@ -59,7 +59,10 @@ pub enum Bindings {
 }
 
 impl Bindings {
-    pub async fn metadata(&self, store: &mut Store<HostState>) -> wasmtime::Result<wit_types::Metadata> {
+    pub async fn metadata(
+        &self,
+        store: &mut Store<HostState>,
+    ) -> wasmtime::Result<wit_types::Metadata> {
         match self {
             Bindings::V0_1(b) => Ok(v0_1::metadata(
                 b.tributary_connector_source().call_metadata(store).await?,
@@ -120,7 +123,11 @@ impl Bindings {
                 .call_ping(store, config)
                 .await?
                 .map_err(v0_1::plugin_error)),
-            Bindings::V0_2(b) => b.tributary_connector_source().call_ping(store, config).await,
+            Bindings::V0_2(b) => {
+                b.tributary_connector_source()
+                    .call_ping(store, config)
+                    .await
+            }
         }
     }
 

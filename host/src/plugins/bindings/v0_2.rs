@@ -99,7 +99,10 @@ impl wit_pg::Host for HostState {
 }
 
 impl wit_pg::HostSession for HostState {
-    async fn info(&mut self, session: Resource<pg::PgSession>) -> wasmtime::Result<wit_pg::SessionInfo> {
+    async fn info(
+        &mut self,
+        session: Resource<pg::PgSession>,
+    ) -> wasmtime::Result<wit_pg::SessionInfo> {
         let i = self.table.get(&session)?.info();
         Ok(wit_pg::SessionInfo {
             started_at: i.started_at,
@@ -115,7 +118,11 @@ impl wit_pg::HostSession for HostState {
         schema: String,
         include_views: bool,
     ) -> wasmtime::Result<Result<Vec<wit_pg::Relation>, wit_pg::PgError>> {
-        let r = self.table.get_mut(&session)?.list_tables(&schema, include_views).await;
+        let r = self
+            .table
+            .get_mut(&session)?
+            .list_tables(&schema, include_views)
+            .await;
         Ok(r.map(|rels| {
             rels.into_iter()
                 .map(|r| wit_pg::Relation {
@@ -137,7 +144,11 @@ impl wit_pg::HostSession for HostState {
         schema: String,
         table: String,
     ) -> wasmtime::Result<Result<Vec<String>, wit_pg::PgError>> {
-        let r = self.table.get_mut(&session)?.primary_key(&schema, &table).await;
+        let r = self
+            .table
+            .get_mut(&session)?
+            .primary_key(&schema, &table)
+            .await;
         Ok(r.map_err(pg_error))
     }
 
@@ -148,7 +159,11 @@ impl wit_pg::HostSession for HostState {
         table: String,
         order_by: Vec<String>,
     ) -> wasmtime::Result<Result<Resource<pg::PgRows>, wit_pg::PgError>> {
-        let r = self.table.get_mut(&session)?.scan(&schema, &table, &order_by).await;
+        let r = self
+            .table
+            .get_mut(&session)?
+            .scan(&schema, &table, &order_by)
+            .await;
         match r {
             Ok(rows) => Ok(Ok(self.table.push(rows)?)),
             Err(e) => Ok(Err(pg_error(e))),
@@ -161,7 +176,11 @@ impl wit_pg::HostSession for HostState {
         schema: String,
         tables: Vec<String>,
     ) -> wasmtime::Result<Result<Option<String>, wit_pg::PgError>> {
-        let r = self.table.get_mut(&session)?.last_commit_time(&schema, &tables).await;
+        let r = self
+            .table
+            .get_mut(&session)?
+            .last_commit_time(&schema, &tables)
+            .await;
         Ok(r.map_err(pg_error))
     }
 

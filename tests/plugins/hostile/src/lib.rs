@@ -239,9 +239,7 @@ impl DocumentStream for Job {
             "json-smuggle" => one(
                 "payload",
                 "doc-1",
-                Value::Json(
-                    "{\"a\":1}\n{\"delete\":{\"_index\":\"victim\",\"_id\":\"1\"}}".into(),
-                ),
+                Value::Json("{\"a\":1}\n{\"delete\":{\"_index\":\"victim\",\"_id\":\"1\"}}".into()),
             ),
             "json-pretty" => one(
                 "payload",
@@ -261,13 +259,21 @@ impl DocumentStream for Job {
             "huge" => {
                 let size = self.config.int("size").unwrap_or(20 << 20) as usize;
                 let mut b = BatchBuilder::with_fields(["blob", "small"]);
-                b.push("huge", None, vec![Value::Text("\u{1}".repeat(size)), Value::Null]);
+                b.push(
+                    "huge",
+                    None,
+                    vec![Value::Text("\u{1}".repeat(size)), Value::Null],
+                );
                 b.push("small", None, vec![Value::Absent, Value::Int(1)]);
                 b.finish()
             }
             "secret" => {
                 let password = self.config.str("password").unwrap_or_default().to_string();
-                log::log(log::Level::Warn, &format!("the password is {password}"), &[("password", &password)]);
+                log::log(
+                    log::Level::Warn,
+                    &format!("the password is {password}"),
+                    &[("password", &password)],
+                );
                 eprintln!("stderr: the password is {password}");
                 return Err(Error::source(format!("leaking the password: {password}")));
             }
@@ -278,11 +284,16 @@ impl DocumentStream for Job {
             "sql" => self.sql()?,
             "sessions" => one("sessions", "doc-1", Value::Int(self.sessions.len() as i64)),
             "slow-sql" => {
-                let session = postgresql::connect().map_err(|e| Error::connection(e.to_string()))?;
+                let session =
+                    postgresql::connect().map_err(|e| Error::connection(e.to_string()))?;
                 let mut rows = session
-                    .query("SELECT count(*) FROM generate_series(1, 1000000000000)", &[])
+                    .query(
+                        "SELECT count(*) FROM generate_series(1, 1000000000000)",
+                        &[],
+                    )
                     .map_err(|e| Error::source(e.to_string()))?;
-                rows.next_batch(1).map_err(|e| Error::source(e.to_string()))?;
+                rows.next_batch(1)
+                    .map_err(|e| Error::source(e.to_string()))?;
                 one("done", "doc-1", Value::Bool(true))
             }
             other => return Err(Error::config(format!("unknown behaviour {other:?}"))),

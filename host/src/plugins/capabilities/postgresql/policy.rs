@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-use super::PgError;
 use super::session::SessionSlots;
+use super::PgError;
 
 /// The statement timeout when the policy leaves it at 0.
 pub const DEFAULT_STATEMENT_TIMEOUT_MS: u64 = 240_000;

@@ -43,7 +43,9 @@ impl SessionSlots {
         let taken = self
             .0
             .open
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| (n < max).then_some(n + 1));
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                (n < max).then_some(n + 1)
+            });
         match taken {
             Ok(_) => Ok(Slot(self.clone())),
             Err(_) => Err(PgError::local(format!(
@@ -139,7 +141,9 @@ pub struct PgSession {
 
 impl std::fmt::Debug for PgSession {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PgSession").field("info", &self.info).finish_non_exhaustive()
+        f.debug_struct("PgSession")
+            .field("info", &self.info)
+            .finish_non_exhaustive()
     }
 }
 
@@ -228,7 +232,11 @@ impl PgSession {
         table: &str,
         order_by: &[String],
     ) -> Result<PgRows, PgError> {
-        let mut text = format!("SELECT * FROM {}.{}", quote_ident(schema), quote_ident(table));
+        let mut text = format!(
+            "SELECT * FROM {}.{}",
+            quote_ident(schema),
+            quote_ident(table)
+        );
         if !order_by.is_empty() {
             let cols: Vec<String> = order_by.iter().map(|c| quote_ident(c)).collect();
             text.push_str(" ORDER BY ");
@@ -274,7 +282,9 @@ impl PgSession {
     ) -> Result<Vec<tokio_postgres::Row>, PgError> {
         let n = self.bump();
         let client = &self.conn.0.client;
-        client.batch_execute(&format!("SAVEPOINT tributary_q{n}")).await?;
+        client
+            .batch_execute(&format!("SAVEPOINT tributary_q{n}"))
+            .await?;
         let busy = self.conn.0.begin();
         let result = client.query(text, params).await;
         busy.done();

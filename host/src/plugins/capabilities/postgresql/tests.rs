@@ -4,9 +4,9 @@
 
 use super::connect::reflow_pem;
 use super::*;
+use serde_json::json;
 use std::time::Duration;
 use tokio_postgres::Client;
-use serde_json::json;
 use tributary_codec::{Decoder, Value as V};
 
 const PG_HOST: &str = "127.0.0.1";
@@ -62,7 +62,10 @@ impl TestDb {
         PgGrant::new(self.values(), policy)
     }
 
-    fn grant_with(&self, edit: impl FnOnce(&mut serde_json::Map<String, serde_json::Value>)) -> PgGrant {
+    fn grant_with(
+        &self,
+        edit: impl FnOnce(&mut serde_json::Map<String, serde_json::Value>),
+    ) -> PgGrant {
         let mut v = self.values();
         edit(&mut v);
         PgGrant::new(v, PgPolicy::default())
@@ -386,21 +389,20 @@ async fn refuses_everything_but_reads() {
         assert!(is_refused(s.query(sql, vec![]).await), "accepted {sql:?}");
     }
     // Functions outside the allow-list never reach the server, built-in or not.
-    for sql in ["SELECT sneaky()", "SELECT nextval('seq')", "SELECT public.sneaky()"] {
+    for sql in [
+        "SELECT sneaky()",
+        "SELECT nextval('seq')",
+        "SELECT public.sneaky()",
+    ] {
         let e = s.query(sql, vec![]).await.err().expect("refused");
-        assert!(e.message.starts_with("statement refused: function"), "{sql}: {e:?}");
+        assert!(
+            e.message.starts_with("statement refused: function"),
+            "{sql}: {e:?}"
+        );
     }
     // And the session is still read only and usable.
-    let r = all_rows(
-        &mut s,
-        "SELECT count(*) FROM t",
-        vec![],
-    )
-    .await;
-    assert_eq!(
-        r.expect("usable"),
-        vec![vec!["Int8(1)".to_string()]]
-    );
+    let r = all_rows(&mut s, "SELECT count(*) FROM t", vec![]).await;
+    assert_eq!(r.expect("usable"), vec![vec!["Int8(1)".to_string()]]);
 }
 
 #[tokio::test]
@@ -729,9 +731,18 @@ async fn structured_calls_need_no_plugin_sql() {
         ["b", "nokey", "we\"ird"]
     );
     let all = s.list_tables("public", true).await.expect("with views");
-    assert!(all.iter().any(|r| r.name == "v" && r.kind == RelationKind::View));
-    assert_eq!(s.primary_key("public", "b").await.expect("pk"), ["k1", "k2"]);
-    assert!(s.primary_key("public", "nokey").await.expect("pk").is_empty());
+    assert!(all
+        .iter()
+        .any(|r| r.name == "v" && r.kind == RelationKind::View));
+    assert_eq!(
+        s.primary_key("public", "b").await.expect("pk"),
+        ["k1", "k2"]
+    );
+    assert!(s
+        .primary_key("public", "nokey")
+        .await
+        .expect("pk")
+        .is_empty());
     let mut rows = s
         .scan("public", "b", &["k1".into(), "k2".into()])
         .await
@@ -750,9 +761,16 @@ async fn structured_calls_need_no_plugin_sql() {
         .err()
         .expect("no such table");
     assert_eq!(e.sqlstate.as_deref(), Some("42P01"), "{e:?}");
-    s.scan("public", "we\"ird", &["id".into()]).await.expect("quoted name");
+    s.scan("public", "we\"ird", &["id".into()])
+        .await
+        .expect("quoted name");
     // Without track_commit_timestamp (the default) there is no commit time.
-    assert_eq!(s.last_commit_time("public", &["b".into()]).await.expect("ts"), None);
+    assert_eq!(
+        s.last_commit_time("public", &["b".into()])
+            .await
+            .expect("ts"),
+        None
+    );
 }
 
 fn tributary_codec_iso(s: &str) -> bool {
@@ -768,7 +786,10 @@ async fn sessions_are_capped_per_job() {
     });
     let a = PgSession::connect(&grant).await.expect("first");
     let b = PgSession::connect(&grant.clone()).await.expect("second");
-    let e = PgSession::connect(&grant).await.err().expect("third refused");
+    let e = PgSession::connect(&grant)
+        .await
+        .err()
+        .expect("third refused");
     assert!(e.message.starts_with("session limit reached"), "{e:?}");
     assert_eq!(grant.slots.open(), 2);
     drop(a);
@@ -843,9 +864,18 @@ async fn hostile_sql_is_refused_over_a_superuser_session() {
     // Nothing happened on the server, and the session still works.
     let slots = admin("postgres")
         .await
-        .query("SELECT 1 FROM pg_replication_slots WHERE slot_name = 'tributary_evil'", &[])
+        .query(
+            "SELECT 1 FROM pg_replication_slots WHERE slot_name = 'tributary_evil'",
+            &[],
+        )
         .await
         .expect("slots");
     assert!(slots.is_empty());
-    assert_eq!(all_rows(&mut s, "SELECT count(*) FROM t", vec![]).await.expect("usable").len(), 1);
+    assert_eq!(
+        all_rows(&mut s, "SELECT count(*) FROM t", vec![])
+            .await
+            .expect("usable")
+            .len(),
+        1
+    );
 }

@@ -377,8 +377,16 @@ mod tests {
 
     #[test]
     fn lists_are_sorted_and_free_of_dangerous_names() {
-        for list in [NODES, CATALOG_RELATIONS, INFORMATION_SCHEMA_RELATIONS, FUNCTIONS] {
-            assert!(list.windows(2).all(|w| w[0] < w[1]), "{list:?} unsorted or repeated");
+        for list in [
+            NODES,
+            CATALOG_RELATIONS,
+            INFORMATION_SCHEMA_RELATIONS,
+            FUNCTIONS,
+        ] {
+            assert!(
+                list.windows(2).all(|w| w[0] < w[1]),
+                "{list:?} unsorted or repeated"
+            );
         }
         for bad in [
             "ts_stat",
@@ -397,7 +405,13 @@ mod tests {
         ] {
             assert!(FUNCTIONS.binary_search(&bad).is_err(), "{bad}");
         }
-        for bad in ["pg_authid", "pg_shadow", "pg_user_mappings", "pg_hba_file_rules", "pg_settings"] {
+        for bad in [
+            "pg_authid",
+            "pg_shadow",
+            "pg_user_mappings",
+            "pg_hba_file_rules",
+            "pg_settings",
+        ] {
             assert!(!CATALOG_RELATIONS.contains(&bad), "{bad}");
         }
     }

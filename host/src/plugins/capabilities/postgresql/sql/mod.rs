@@ -108,7 +108,9 @@ fn check_node(kind: &str, body: &Value) -> Result<(), Refusal> {
         "FuncCall" => {
             let name = names(&body["funcname"]);
             match name.as_slice() {
-                [f] | [_, f] if allowlist::FUNCTIONS.binary_search(f).is_ok() && in_catalog(&name) => {
+                [f] | [_, f]
+                    if allowlist::FUNCTIONS.binary_search(f).is_ok() && in_catalog(&name) =>
+                {
                     Ok(())
                 }
                 _ => Err(Refusal::Function(name.join("."))),
@@ -125,7 +127,9 @@ fn check_node(kind: &str, body: &Value) -> Result<(), Refusal> {
         "RangeTableSample" => {
             let name = names(&body["method"]);
             match name.as_slice() {
-                [m] | [_, m] if allowlist::SAMPLE_METHODS.contains(m) && in_catalog(&name) => Ok(()),
+                [m] | [_, m] if allowlist::SAMPLE_METHODS.contains(m) && in_catalog(&name) => {
+                    Ok(())
+                }
                 _ => Err(Refusal::SampleMethod(name.join("."))),
             }
         }

@@ -76,10 +76,19 @@ fn secret_and_system_catalogs_are_refused() {
         ("SELECT * FROM pg_hba_file_rules", "pg_hba_file_rules"),
         ("SELECT * FROM pg_settings", "pg_settings"),
         ("SELECT * FROM pg_stat_activity", "pg_stat_activity"),
-        ("SELECT * FROM information_schema.user_mapping_options", "information_schema.user_mapping_options"),
-        ("SELECT * FROM pg_toast.pg_toast_1234", "pg_toast.pg_toast_1234"),
+        (
+            "SELECT * FROM information_schema.user_mapping_options",
+            "information_schema.user_mapping_options",
+        ),
+        (
+            "SELECT * FROM pg_toast.pg_toast_1234",
+            "pg_toast.pg_toast_1234",
+        ),
         ("SELECT * FROM otherdb.public.t", "otherdb.public.t"),
-        ("SELECT * FROM t WHERE x IN (SELECT usename FROM pg_shadow)", "pg_shadow"),
+        (
+            "SELECT * FROM t WHERE x IN (SELECT usename FROM pg_shadow)",
+            "pg_shadow",
+        ),
     ] {
         assert_eq!(refused(sql), Refusal::Relation(rel.into()), "{sql}");
     }
@@ -89,20 +98,53 @@ fn secret_and_system_catalogs_are_refused() {
 fn statements_other_than_one_select_are_refused() {
     assert_eq!(refused("SELECT 1; SELECT 2"), Refusal::NotOne(2));
     assert_eq!(refused(""), Refusal::NotOne(0));
-    assert_eq!(refused("COMMIT"), Refusal::NotSelect("transaction control (BEGIN/COMMIT/ROLLBACK/SAVEPOINT)".into()));
-    assert_eq!(refused("SET statement_timeout = 0"), Refusal::NotSelect("SET".into()));
-    assert_eq!(refused("INSERT INTO t VALUES (1)"), Refusal::NotSelect("INSERT".into()));
-    assert_eq!(refused("COPY t TO PROGRAM 'id'"), Refusal::NotSelect("COPY".into()));
+    assert_eq!(
+        refused("COMMIT"),
+        Refusal::NotSelect("transaction control (BEGIN/COMMIT/ROLLBACK/SAVEPOINT)".into())
+    );
+    assert_eq!(
+        refused("SET statement_timeout = 0"),
+        Refusal::NotSelect("SET".into())
+    );
+    assert_eq!(
+        refused("INSERT INTO t VALUES (1)"),
+        Refusal::NotSelect("INSERT".into())
+    );
+    assert_eq!(
+        refused("COPY t TO PROGRAM 'id'"),
+        Refusal::NotSelect("COPY".into())
+    );
     assert_eq!(refused("DO $$BEGIN END$$"), Refusal::NotSelect("DO".into()));
-    assert!(matches!(refused("CREATE TABLE x (a int)"), Refusal::NotSelect(_)));
+    assert!(matches!(
+        refused("CREATE TABLE x (a int)"),
+        Refusal::NotSelect(_)
+    ));
     assert!(matches!(refused("SELECT 1 FROM"), Refusal::Syntax(_)));
-    assert_eq!(refused("SELECT * INTO newt FROM t"), Refusal::Construct("SELECT … INTO".into()));
-    assert!(matches!(refused("SELECT * FROM t FOR UPDATE"), Refusal::Construct(c) if c.contains("LockingClause")));
-    assert!(matches!(refused("WITH d AS (DELETE FROM t RETURNING *) SELECT * FROM d"), Refusal::Construct(c) if c.contains("DeleteStmt")));
-    assert!(matches!(refused("SELECT xmlelement(name a)"), Refusal::Construct(c) if c.contains("XmlExpr")));
-    assert_eq!(refused("SELECT 1 OPERATOR(public.===) 2"), Refusal::Operator("public.===".into()));
-    assert_eq!(refused("SELECT * FROM t TABLESAMPLE system_rows (10)"), Refusal::SampleMethod("system_rows".into()));
-    assert_eq!(refused(&format!("SELECT '{}'", "x".repeat(MAX_SQL_BYTES))), Refusal::TooLong);
+    assert_eq!(
+        refused("SELECT * INTO newt FROM t"),
+        Refusal::Construct("SELECT … INTO".into())
+    );
+    assert!(
+        matches!(refused("SELECT * FROM t FOR UPDATE"), Refusal::Construct(c) if c.contains("LockingClause"))
+    );
+    assert!(
+        matches!(refused("WITH d AS (DELETE FROM t RETURNING *) SELECT * FROM d"), Refusal::Construct(c) if c.contains("DeleteStmt"))
+    );
+    assert!(
+        matches!(refused("SELECT xmlelement(name a)"), Refusal::Construct(c) if c.contains("XmlExpr"))
+    );
+    assert_eq!(
+        refused("SELECT 1 OPERATOR(public.===) 2"),
+        Refusal::Operator("public.===".into())
+    );
+    assert_eq!(
+        refused("SELECT * FROM t TABLESAMPLE system_rows (10)"),
+        Refusal::SampleMethod("system_rows".into())
+    );
+    assert_eq!(
+        refused(&format!("SELECT '{}'", "x".repeat(MAX_SQL_BYTES))),
+        Refusal::TooLong
+    );
 }
 
 #[test]
