@@ -308,10 +308,12 @@ pub fn batch(b: wit::Batch) -> Result<Vec<Document>, String> {
                 Value::Text(t) if timestamp::is_iso8601(t) => {
                     timestamp.get_or_insert_with(|| t.clone());
                 }
-                _ => return Err(format!(
+                _ => {
+                    return Err(format!(
                     "document `{}`, field `{TIMESTAMP_FIELD}`: must be an ISO-8601 date-time text",
                     d.id.escape_debug()
-                )),
+                ))
+                }
             }
         }
         docs.push(Document {

@@ -170,7 +170,7 @@ impl PluginLog {
         false
     }
 
-    fn clean<'a>(&self, s: &'a str) -> String {
+    fn clean(&self, s: &str) -> String {
         let s = self.0.secrets.mask(cut(s, MAX_LINE));
         printable(&s).into_owned()
     }

@@ -538,8 +538,7 @@ async fn allowlist_refuses_other_targets() {
     };
     let e = PgSession::connect(&db.grant(deny))
         .await
-        .err()
-        .expect("refused");
+        .expect_err("refused");
     assert!(e.message.contains("not allowed"), "{e:?}");
     let allow = PgPolicy {
         allowed_hosts: vec!["127.0.0.1:5432".into()],
@@ -574,14 +573,13 @@ async fn bad_configuration_is_reported() {
     });
     assert!(PgSession::connect(&g)
         .await
-        .err()
-        .expect("no host")
+        .expect_err("no host")
         .message
         .contains("'host'"));
     let g = db.grant_with(|v| {
         v.insert("database".into(), json!("trib_no_such_database"));
     });
-    let e = PgSession::connect(&g).await.err().expect("no database");
+    let e = PgSession::connect(&g).await.expect_err("no database");
     assert_eq!(e.sqlstate.as_deref(), Some("3D000"));
     let g = db.grant_with(|v| {
         v.insert("ssl_enabled".into(), json!(true));
@@ -589,8 +587,7 @@ async fn bad_configuration_is_reported() {
     });
     assert!(PgSession::connect(&g)
         .await
-        .err()
-        .expect("bad pem")
+        .expect_err("bad pem")
         .message
         .contains("ssl_ca"));
 }
@@ -786,10 +783,7 @@ async fn sessions_are_capped_per_job() {
     });
     let a = PgSession::connect(&grant).await.expect("first");
     let b = PgSession::connect(&grant.clone()).await.expect("second");
-    let e = PgSession::connect(&grant)
-        .await
-        .err()
-        .expect("third refused");
+    let e = PgSession::connect(&grant).await.expect_err("third refused");
     assert!(e.message.starts_with("session limit reached"), "{e:?}");
     assert_eq!(grant.slots.open(), 2);
     drop(a);
