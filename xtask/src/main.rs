@@ -17,11 +17,14 @@ fn main() -> Result<()> {
     match args.first().map(String::as_str) {
         Some("build") => build(&root),
         Some("test") => {
-            build(&root)?;
+            ensure_libclang()?;
+            build_plugins(&root)?;
+            // One compile of the native crates. `cargo test` also builds the binaries
+            // the end-to-end tests run (`target/release/tributary`, `es-sim`), with the
+            // features the tests unify to; a separate `cargo build` would compile the
+            // host a second time with other features. Release: plugins compile at full
+            // speed inside the tests, and the end-to-end syncs are realistic.
             run(Command::new(cargo())
-                // Release: the tests share the optimised wasmtime/cranelift the
-                // binaries were just built with (no second, debug build of them),
-                // and plugins compile at full speed inside the tests.
                 .args(["test", "--release", "--workspace"])
                 .args(native_test_args(&root)?)
                 .args(&args[1..]))
