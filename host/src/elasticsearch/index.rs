@@ -7,9 +7,9 @@ use reqwest::Method;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::client::{seg, Client, Request};
+use super::client::{decode, seg, Client, Request};
 use super::EsError;
-use crate::sync::SYNC_STAMP_FIELD;
+use crate::sync::{IndexInfo, SYNC_STAMP_FIELD};
 
 /// Delete-by-query runs to completion inside one request; on a large index that can
 /// outlast `request_timeout`.
@@ -60,6 +60,11 @@ impl Client {
     /// service, and templates they installed still apply. The stamp mapping is needed
     /// for stale-document deletion (see [`stamp_mapping`]). An existing index (or
     /// alias) gets the stamp mapping added; a conflicting existing mapping is an error.
+    ///
+    /// An existing index that maps the stamp otherwise (e.g. `text`, when the index
+    /// was recreated by dynamic mapping) cannot be changed in place: that conflict is
+    /// logged and left to the sync, which writes the documents but refuses the stale
+    /// deletion and says how to repair (see [`Client::index_info`]).
     pub async fn prepare_index(&self, index: &str) -> Result<(), EsError> {
         if !self.index_exists(index).await? {
             let body = json!({ "mappings": { "properties": stamp_mapping() } });
@@ -68,7 +73,71 @@ impl Client {
                 return Ok(());
             }
         }
-        self.put_mapping(index, &stamp_mapping()).await
+        match self.put_mapping(index, &stamp_mapping()).await {
+            Err(e)
+                if e.status() == Some(400)
+                    && e.error_type() == Some("illegal_argument_exception") =>
+            {
+                tracing::warn!(index, field = SYNC_STAMP_FIELD, error = %e, "the index maps the sync stamp with another type; it cannot be changed in place");
+                Ok(())
+            }
+            other => other,
+        }
+    }
+
+    /// The concrete indices behind `index` with their uuid (`GET <index>/_settings`)
+    /// and the mapping type of [`SYNC_STAMP_FIELD`] in each (`GET <index>/_mapping`);
+    /// `None` when the index does not exist.
+    pub async fn index_info(&self, index: &str) -> Result<Option<IndexInfo>, EsError> {
+        let req = Request::new(Method::GET, format!("/{}/_settings", seg(index))).allow_404();
+        let resp = self.execute(&req).await?;
+        if resp.status == 404 {
+            return Ok(None);
+        }
+        let settings: serde_json::Map<String, Value> = decode(&req, &resp.body)?;
+        let mut uuids = Vec::new();
+        for (name, v) in &settings {
+            let uuid = v
+                .pointer("/settings/index/uuid")
+                .and_then(Value::as_str)
+                .ok_or_else(|| EsError::Decode {
+                    request: format!("GET /{index}/_settings"),
+                    message: format!("no settings.index.uuid for index {name}"),
+                })?;
+            uuids.push((name.clone(), uuid.to_string()));
+        }
+        let req = Request::new(Method::GET, format!("/{}/_mapping", seg(index))).allow_404();
+        let resp = self.execute(&req).await?;
+        if resp.status == 404 {
+            return Ok(None);
+        }
+        let mappings: serde_json::Map<String, Value> = decode(&req, &resp.body)?;
+        let mut stamp_types = Vec::new();
+        for (name, v) in &mappings {
+            let ty = v
+                .get("mappings")
+                .and_then(|m| m.get("properties"))
+                .and_then(|p| p.get(SYNC_STAMP_FIELD))
+                .and_then(|f| f.get("type"))
+                .and_then(Value::as_str)
+                .map(str::to_string);
+            stamp_types.push((name.clone(), ty));
+        }
+        uuids.sort();
+        stamp_types.sort();
+        Ok(Some(IndexInfo { uuids, stamp_types }))
+    }
+
+    /// `POST /<index>/_count` of documents whose `field` is exactly `value`.
+    pub async fn count_where(&self, index: &str, field: &str, value: &str) -> Result<u64, EsError> {
+        #[derive(Deserialize)]
+        struct Count {
+            count: u64,
+        }
+        let req = Request::new(Method::POST, format!("/{}/_count", seg(index)))
+            .json(&json!({ "query": { "term": { field: value } } }))?;
+        let c: Count = self.json(&req).await?;
+        Ok(c.count)
     }
 
     /// `POST /<index>/_refresh`.

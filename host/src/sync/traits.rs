@@ -68,11 +68,50 @@ pub enum TargetError {
     Fatal(String),
 }
 
+/// What a sync checks about its index before it trusts a stale-document deletion:
+/// which concrete indices the name resolves to (one, or several behind an alias),
+/// each with its uuid (its identity: a deleted and recreated index gets a new one),
+/// and how each maps [`SYNC_STAMP_FIELD`].
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct IndexInfo {
+    /// `(concrete index, uuid)`, sorted by name.
+    pub uuids: Vec<(String, String)>,
+    /// `(concrete index, mapping type of the stamp field)`; `None` when unmapped.
+    pub stamp_types: Vec<(String, Option<String>)>,
+}
+
+impl IndexInfo {
+    /// The concrete indices whose stamp field is not a `keyword` (with their type).
+    pub fn stamp_not_keyword(&self) -> Vec<(String, String)> {
+        self.stamp_types
+            .iter()
+            .filter(|(_, t)| t.as_deref() != Some("keyword"))
+            .map(|(i, t)| (i.clone(), t.clone().unwrap_or_else(|| "unmapped".into())))
+            .collect()
+    }
+
+    /// `name (uuid), …` for messages.
+    pub fn describe(&self) -> String {
+        self.uuids
+            .iter()
+            .map(|(n, u)| format!("{n} (uuid {u})"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
 /// Where documents go: an Elasticsearch index.
 #[async_trait]
 pub trait BulkTarget: Send + Sync {
-    /// Creates the index when missing (and adds the mappings Tributary relies on).
+    /// Creates the index when missing, with the `keyword` mapping of
+    /// [`SYNC_STAMP_FIELD`]; adds that mapping to an existing index. An existing
+    /// index that maps the field otherwise is left as it is (not an error here:
+    /// [`BulkTarget::index_info`] reports it and the sync decides).
     async fn prepare_index(&self, index: &str) -> Result<(), TargetError>;
+    /// The index's identity and stamp mapping; `None` when it does not exist.
+    async fn index_info(&self, index: &str) -> Result<Option<IndexInfo>, TargetError>;
+    /// How many documents have `field` exactly `value` (after the last refresh).
+    async fn count_where(&self, index: &str, field: &str, value: &str) -> Result<u64, TargetError>;
     /// Sends one `_bulk` request; item results come back in request order.
     async fn bulk(
         &self,
