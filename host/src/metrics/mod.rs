@@ -354,6 +354,25 @@ impl PluginCallOutcome {
     }
 }
 
+/// A plugin call that returned.
+pub fn plugin_call_ok(service_type: &str, call: &str) {
+    plugin_call(service_type, call, PluginCallOutcome::Ok);
+}
+
+/// A plugin call that failed: trapped, panicked, hit a limit, or other.
+pub fn plugin_call_failed(service_type: &str, call: &str, error: &crate::plugins::PluginError) {
+    use crate::plugins::PluginError as E;
+    let outcome = match error {
+        E::Trap { .. } => PluginCallOutcome::Trap,
+        E::Panic { .. } => PluginCallOutcome::Panic,
+        E::CpuLimit { .. } => PluginCallOutcome::CpuLimit,
+        E::WallClockLimit { .. } => PluginCallOutcome::WallClockLimit,
+        E::MemoryLimit { .. } => PluginCallOutcome::MemoryLimit,
+        _ => PluginCallOutcome::Error,
+    };
+    plugin_call(service_type, call, outcome);
+}
+
 /// One call into a plugin (`call` is the export's name, e.g. `next-batch`).
 pub fn plugin_call(service_type: &str, call: &str, outcome: PluginCallOutcome) {
     METRICS

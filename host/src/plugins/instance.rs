@@ -112,7 +112,10 @@ impl Instance {
         state.stdout.flush();
         state.stderr.flush();
         let err = match result {
-            Ok(Ok(v)) => return Ok(v),
+            Ok(Ok(v)) => {
+                crate::metrics::plugin_call_ok(&state.plugin, call);
+                return Ok(v);
+            }
             Ok(Err(e)) => classify(&self.label, &self.limits, state, call, &e),
             Err(_) => PluginError::WallClockLimit {
                 plugin: self.label.to_string(),
@@ -120,6 +123,7 @@ impl Instance {
                 limit_s: self.limits.call_timeout.as_secs_f64(),
             },
         };
+        crate::metrics::plugin_call_failed(&state.plugin, call, &err);
         tracing::warn!(plugin = %self.label, call, error = %err, "plugin call failed");
         self.dead = Some(err.to_string());
         Err(err)
