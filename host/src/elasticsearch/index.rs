@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 
 use super::client::{decode, seg, Client, Request};
 use super::EsError;
-use crate::sync::{IndexInfo, SYNC_STAMP_FIELD};
+use crate::sync::{IndexInfo, StampMapping, SYNC_STAMP_FIELD};
 
 /// Delete-by-query runs to completion inside one request; on a large index that can
 /// outlast `request_timeout`.
@@ -20,6 +20,34 @@ const DELETE_BY_QUERY_TIMEOUT: Duration = Duration::from_secs(3600);
 /// mapped `text` field would be tokenized and match nothing — deleting everything).
 pub fn stamp_mapping() -> Value {
     json!({ SYNC_STAMP_FIELD: { "type": "keyword" } })
+}
+
+/// How a field's mapping (`{"type": …, "fields": {…}}`) maps the stamp.
+fn stamp_mapping_of(field: Option<&Value>) -> StampMapping {
+    let Some(field) = field else {
+        return StampMapping::default();
+    };
+    let keyword_subfield = field
+        .get("fields")
+        .and_then(Value::as_object)
+        .and_then(|subs| {
+            subs.iter()
+                .find(|(_, m)| m.get("type").and_then(Value::as_str) == Some("keyword"))
+        })
+        .map(|(name, m)| {
+            let ignore_above = m.get("ignore_above").and_then(|v| {
+                v.as_u64()
+                    .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+            });
+            (name.clone(), ignore_above)
+        });
+    StampMapping {
+        ty: field
+            .get("type")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        keyword_subfield,
+    }
 }
 
 impl Client {
@@ -112,20 +140,17 @@ impl Client {
             return Ok(None);
         }
         let mappings: serde_json::Map<String, Value> = decode(&req, &resp.body)?;
-        let mut stamp_types = Vec::new();
+        let mut stamps = Vec::new();
         for (name, v) in &mappings {
-            let ty = v
+            let field = v
                 .get("mappings")
                 .and_then(|m| m.get("properties"))
-                .and_then(|p| p.get(SYNC_STAMP_FIELD))
-                .and_then(|f| f.get("type"))
-                .and_then(Value::as_str)
-                .map(str::to_string);
-            stamp_types.push((name.clone(), ty));
+                .and_then(|p| p.get(SYNC_STAMP_FIELD));
+            stamps.push((name.clone(), stamp_mapping_of(field)));
         }
         uuids.sort();
-        stamp_types.sort();
-        Ok(Some(IndexInfo { uuids, stamp_types }))
+        stamps.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(Some(IndexInfo { uuids, stamps }))
     }
 
     /// `POST /<index>/_count` of documents whose `field` is exactly `value`.
@@ -209,5 +234,36 @@ impl Client {
         let deleted = self.delete_by_query(index, &query).await?;
         tracing::debug!(index, field, deleted, "deleted stale documents");
         Ok(deleted)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stamp_mappings_as_elasticsearch_returns_them() {
+        let dynamic = json!({"type": "text", "fields": {"keyword": {"type": "keyword", "ignore_above": 256}}});
+        assert_eq!(
+            stamp_mapping_of(Some(&dynamic)),
+            StampMapping {
+                ty: Some("text".into()),
+                keyword_subfield: Some(("keyword".into(), Some(256))),
+            }
+        );
+        let ours = json!({"type": "keyword"});
+        assert_eq!(
+            stamp_mapping_of(Some(&ours)),
+            StampMapping {
+                ty: Some("keyword".into()),
+                keyword_subfield: None,
+            }
+        );
+        assert_eq!(stamp_mapping_of(None), StampMapping::default());
+        let raw = json!({"type": "text", "fields": {"raw": {"type": "keyword"}}});
+        assert_eq!(
+            stamp_mapping_of(Some(&raw)).keyword_subfield,
+            Some(("raw".into(), None))
+        );
     }
 }

@@ -19,7 +19,8 @@ use super::rules::{BasicRule, BasicRules, RuleError};
 use super::settings::SyncSettings;
 use super::stats::SyncStats;
 use super::traits::{
-    BulkAction, BulkOp, BulkTarget, DocumentSource, IndexInfo, TargetError, SYNC_STAMP_FIELD,
+    BulkAction, BulkOp, BulkTarget, DocumentSource, IndexInfo, StampField, TargetError,
+    SYNC_STAMP_FIELD,
 };
 use crate::document::{Document, Operation, Value};
 use crate::metrics;
@@ -341,6 +342,10 @@ struct Job<'a> {
     failure_samples: Vec<String>,
 }
 
+/// How long the protective stamps of failed documents are retried when rejected
+/// (429), at least.
+const ADMIN_REJECTION_PATIENCE: Duration = Duration::from_secs(30);
+
 /// More failed ids than this and the full sync refuses to delete stale documents.
 const MAX_PROTECTED_IDS: usize = 100_000;
 
@@ -461,15 +466,19 @@ impl<'a> Job<'a> {
         };
         tracing::debug!(job_id = %spec.job_id, index, identity = %info.describe(), "index prepared");
         if spec.job_type == JobType::Full {
-            let bad = info.stamp_not_keyword();
-            if !bad.is_empty() {
+            match info.stamp_field(spec.job_id.len()) {
+                StampField::Keyword => {}
+                StampField::Subfield(sub) => tracing::warn!(
+                    job_id = %spec.job_id, index,
+                    "the sync stamp is mapped as text in this index (recreated by dynamic mapping?); stale-document deletion will use its keyword sub-field `{SYNC_STAMP_FIELD}.{sub}`. Delete the index before a full sync to restore Tributary's mapping."
+                ),
                 // Not fatal yet: the documents are still worth writing. The deletion
                 // is refused at the end, with the way out.
-                tracing::warn!(
+                StampField::Unusable(bad) => tracing::warn!(
                     job_id = %spec.job_id, index,
                     mapping = %describe_types(&bad),
                     "the sync stamp is not a keyword in this index: stale documents will not be deleted after this sync"
-                );
+                ),
             }
         }
         self.index_at_start = Some(info);
@@ -735,13 +744,13 @@ impl<'a> Job<'a> {
             retrying(s, self.cancel, || target.refresh(index))
                 .await
                 .map_err(fail("Refresh"))?;
-            self.check_stale_deletion_is_safe().await?;
+            let field = self.check_stale_deletion_is_safe().await?;
             // Last chance to stop: past this point the stale documents are gone.
             if self.cancel.is_cancelled() {
                 return Err(Stop::Canceled);
             }
             let deleted = retrying(s, self.cancel, || {
-                target.delete_where_not(index, SYNC_STAMP_FIELD, &spec.job_id)
+                target.delete_where_not(index, &field, &spec.job_id)
             })
             .await
             .map_err(fail("Stale document deletion"))?;
@@ -793,9 +802,9 @@ impl<'a> Job<'a> {
         };
         if now.uuids != before.uuids {
             metrics::stale_deletion_skipped(&spec.connector_id);
-            let mapping = match now.stamp_not_keyword() {
-                bad if bad.is_empty() => String::new(),
-                bad => format!(
+            let mapping = match now.stamp_field(spec.job_id.len()) {
+                StampField::Keyword | StampField::Subfield(_) => String::new(),
+                StampField::Unusable(bad) => format!(
                     " The new index maps {SYNC_STAMP_FIELD} as {} (dynamic mapping), which stale-document deletion cannot use: delete index '{index}' before the next full sync so that Tributary creates it with the right mapping.",
                     describe_types(&bad)
                 ),
@@ -809,24 +818,35 @@ impl<'a> Job<'a> {
         Ok(now)
     }
 
-    /// Right before deleting: the stamp must be a `keyword` in every concrete index
-    /// (else `must_not term` matches everything), and this job's stamp must be found
-    /// by the very query the deletion negates. Any doubt fails the job.
-    async fn check_stale_deletion_is_safe(&mut self) -> Flow {
+    /// Right before deleting: the stamp must be matched exactly by a `term` in every
+    /// concrete index (a `keyword`; else `must_not term` matches everything), and
+    /// this job's stamp must be found by the very query the deletion negates. Returns
+    /// the field to delete by. Any doubt fails the job.
+    ///
+    /// An index recreated by dynamic mapping maps the stamp as `text` with a
+    /// `keyword` sub-field; that sub-field is used only when it finds at least every
+    /// document this sync indexed (all of them were written with today's mapping, so
+    /// anything it does not find was not written by this sync).
+    async fn check_stale_deletion_is_safe(&mut self) -> Flow<String> {
         let spec = self.spec;
         let index = spec.index_name.as_str();
         let now = self.check_same_index().await?;
-        let bad = now.stamp_not_keyword();
-        if !bad.is_empty() {
+        let stamp = now.stamp_field(spec.job_id.len());
+        let Some(field) = stamp.name() else {
+            let StampField::Unusable(bad) = stamp else {
+                return Err(Stop::Failed("no usable stamp field".into()));
+            };
             metrics::stale_deletion_skipped(&spec.connector_id);
             return Err(Stop::Failed(format!(
-                "Stale documents were not deleted: index '{index}' maps {SYNC_STAMP_FIELD} as {} but stale-document deletion needs a keyword (the index was probably recreated by dynamic mapping during an earlier sync). The documents of this sync were written. To repair: delete index '{index}' and run a full sync (Tributary recreates it with the right mapping), or reindex it into an index that maps {SYNC_STAMP_FIELD} as keyword.",
+                "Stale documents were not deleted: index '{index}' maps {SYNC_STAMP_FIELD} as {} but stale-document deletion needs a keyword. The documents of this sync were written. To repair: delete index '{index}' and run a full sync (Tributary recreates it with the right mapping), or reindex it into an index that maps {SYNC_STAMP_FIELD} as keyword.",
                 describe_types(&bad)
             )));
-        }
-        if self.stats.indexed_document_count > 0 {
+        };
+        let indexed = self.stats.indexed_document_count;
+        let exact = matches!(stamp, StampField::Subfield(_));
+        if indexed > 0 || exact {
             let stamped = retrying(&spec.settings, self.cancel, || {
-                self.target.count_where(index, SYNC_STAMP_FIELD, &spec.job_id)
+                self.target.count_where(index, &field, &spec.job_id)
             })
             .await
             .map_err(|e| match e {
@@ -835,15 +855,22 @@ impl<'a> Job<'a> {
                 )),
                 None => Stop::Canceled,
             })?;
-            if stamped == 0 {
+            let short = if exact {
+                stamped < indexed
+            } else {
+                stamped == 0
+            };
+            if short {
                 metrics::stale_deletion_skipped(&spec.connector_id);
                 return Err(Stop::Failed(format!(
-                    "Stale documents were not deleted: none of the {} documents this sync indexed is found in index '{index}' by its {SYNC_STAMP_FIELD}, so the deletion would remove everything. Check the index's mapping and aliases, then run a full sync again.",
-                    self.stats.indexed_document_count
+                    "Stale documents were not deleted: only {stamped} of the {indexed} documents this sync indexed are found in index '{index}' by {field}, so the deletion could remove live documents. Check the index's mapping and aliases, then run a full sync again."
                 )));
             }
         }
-        Ok(())
+        if exact {
+            tracing::warn!(job_id = %spec.job_id, index, field = %field, "deleting stale documents through the stamp's keyword sub-field (the index was recreated by dynamic mapping)");
+        }
+        Ok(field)
     }
 
     fn protect_id(&mut self, id: &str) {
@@ -921,8 +948,13 @@ impl<'a> Job<'a> {
     /// request at a time, retrying items as the main stream does; returns each op's
     /// id with its final outcome.
     async fn send_admin_ops(&mut self, ops: Vec<BulkOp>) -> Flow<Vec<(String, ItemOutcome)>> {
+        let mut settings = self.ctx.settings.clone();
+        // These writes protect live data: they get at least ADMIN_REJECTION_PATIENCE
+        // of rejections even when the job's own items get less.
+        settings.rejection_timeout = settings.rejection_timeout.max(ADMIN_REJECTION_PATIENCE);
         let ctx = Arc::new(BulkContext {
             pipeline: None,
+            settings,
             ..(*self.ctx).clone()
         });
         let settings = &self.spec.settings;

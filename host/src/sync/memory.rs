@@ -23,7 +23,7 @@ use serde_json::{Map, Value as Json};
 
 use super::traits::{
     BulkAction, BulkItemResult, BulkOp, BulkTarget, DocumentSource, IndexInfo, SourceError,
-    TargetError, SYNC_STAMP_FIELD,
+    StampMapping, TargetError, SYNC_STAMP_FIELD,
 };
 use crate::document::{Document, Operation, Value};
 
@@ -36,6 +36,8 @@ struct MemIndex {
     uuid: String,
     /// Mapping type of the sync stamp; `None` until mapped.
     stamp_type: Option<String>,
+    /// Whether a `text` stamp has the `keyword` sub-field dynamic mapping adds.
+    stamp_keyword_sub: bool,
 }
 
 static NEXT_UUID: AtomicU64 = AtomicU64::new(1);
@@ -47,13 +49,20 @@ impl MemIndex {
             searchable: BTreeMap::new(),
             uuid: format!("mem-uuid-{}", NEXT_UUID.fetch_add(1, Ordering::SeqCst)),
             stamp_type: None,
+            stamp_keyword_sub: false,
         }
     }
 
-    /// Whether a `term` query on the stamp field can match `value` here.
-    fn stamp_matches(&self, doc: &Json, value: &str) -> bool {
-        self.stamp_type.as_deref() == Some("keyword")
-            && doc.get(SYNC_STAMP_FIELD).and_then(Json::as_str) == Some(value)
+    /// Whether a `term` query on `field` (the stamp or its sub-field) matches `value`.
+    fn stamp_matches(&self, field: &str, doc: &Json, value: &str) -> bool {
+        let usable = if field == SYNC_STAMP_FIELD {
+            self.stamp_type.as_deref() == Some("keyword")
+        } else {
+            self.stamp_type.as_deref() == Some("text")
+                && self.stamp_keyword_sub
+                && field == format!("{SYNC_STAMP_FIELD}.keyword")
+        };
+        usable && doc.get(SYNC_STAMP_FIELD).and_then(Json::as_str) == Some(value)
     }
 }
 
@@ -185,10 +194,12 @@ impl MemoryTarget {
         self.lock().delete_at_bulk = Some((call, index.to_string()));
     }
 
-    /// Sets how the index maps the sync stamp (e.g. `text`).
-    pub fn set_stamp_type(&self, index: &str, ty: &str) {
+    /// Sets how the index maps the sync stamp (e.g. `text`), and whether it has a
+    /// `keyword` sub-field.
+    pub fn set_stamp_mapping(&self, index: &str, ty: &str, keyword_sub: bool) {
         if let Some(i) = self.lock().indices.get_mut(index) {
             i.stamp_type = Some(ty.to_string());
+            i.stamp_keyword_sub = keyword_sub;
         }
     }
 
@@ -249,8 +260,9 @@ impl MemoryTarget {
                     .any(|w| w == SYNC_STAMP_FIELD.as_bytes())
             })
         {
-            // Dynamic mapping of a string field.
+            // Dynamic mapping of a string field: text + `.keyword`.
             idx.stamp_type = Some("text".into());
+            idx.stamp_keyword_sub = true;
         }
         match op.action {
             BulkAction::Index => {
@@ -350,7 +362,15 @@ impl BulkTarget for MemoryTarget {
     async fn index_info(&self, index: &str) -> Result<Option<IndexInfo>, TargetError> {
         Ok(self.lock().indices.get(index).map(|i| IndexInfo {
             uuids: vec![(index.to_string(), i.uuid.clone())],
-            stamp_types: vec![(index.to_string(), i.stamp_type.clone())],
+            stamps: vec![(
+                index.to_string(),
+                StampMapping {
+                    ty: i.stamp_type.clone(),
+                    keyword_subfield: i
+                        .stamp_keyword_sub
+                        .then(|| ("keyword".to_string(), Some(256))),
+                },
+            )],
         }))
     }
 
@@ -365,8 +385,8 @@ impl BulkTarget for MemoryTarget {
             .searchable
             .values()
             .filter(|d| {
-                if field == SYNC_STAMP_FIELD {
-                    idx.stamp_matches(d, value)
+                if field.starts_with(SYNC_STAMP_FIELD) {
+                    idx.stamp_matches(field, d, value)
                 } else {
                     d.get(field).and_then(Json::as_str) == Some(value)
                 }
@@ -458,8 +478,8 @@ impl BulkTarget for MemoryTarget {
         // A `must_not term`: on a stamp that is not a keyword the term matches
         // nothing, so every document is "stale" — Elasticsearch's behaviour too.
         let stale = |idx: &MemIndex, doc: &Json| {
-            if field == SYNC_STAMP_FIELD {
-                !idx.stamp_matches(doc, value)
+            if field.starts_with(SYNC_STAMP_FIELD) {
+                !idx.stamp_matches(field, doc, value)
             } else {
                 doc.get(field).and_then(Json::as_str) != Some(value)
             }

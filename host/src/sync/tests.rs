@@ -863,8 +863,7 @@ async fn index_recreated_during_a_full_sync_fails_and_deletes_nothing() {
         reason.contains("deleted and recreated while the sync ran")
             && reason.contains(&before)
             && reason.contains("Stale documents were not deleted")
-            && reason.contains("'text'")
-            && reason.contains("delete index 'music'"),
+            && reason.contains("Run a full sync again"),
         "{reason}"
     );
     assert_eq!(target.admin_calls().2, 0, "no delete_where_not");
@@ -876,21 +875,16 @@ async fn index_recreated_during_a_full_sync_fails_and_deletes_nothing() {
     assert_eq!(out.stats.indexed_document_count, 30);
     assert_eq!(out.cursor, None);
 
-    // The next full sync writes everything but cannot use the text stamp: it says so
-    // and how to repair, and still deletes nothing.
+    // The next full sync refills it and deletes stale documents through the text
+    // stamp's keyword sub-field, after checking it finds every document it wrote.
+    target.insert(INDEX, "stale", old_doc("stale"));
+    target.set_stamp_mapping(INDEX, "text", true);
     let out = run(&spec(JobType::Full), &mut tracks(30, 10), &target).await;
-    let SyncResult::Failed(reason) = &out.result else {
-        panic!("{:?}", out.result)
-    };
-    assert!(
-        reason.contains("maps _tributary_sync_id as 'text'")
-            && reason.contains("delete index 'music' and run a full sync"),
-        "{reason}"
-    );
+    assert_eq!(out.result, SyncResult::Ok);
+    assert_eq!(out.stats.deleted_document_count, 1);
     assert_eq!(target.ids(INDEX).len(), 30);
-    assert_eq!(target.admin_calls().2, 0);
 
-    // After the user deletes it, the next full sync recreates it right and completes.
+    // After the user deletes it, a full sync recreates it with the keyword mapping.
     target.delete_index(INDEX);
     let out = run(&spec(JobType::Full), &mut tracks(30, 10), &target).await;
     assert_eq!(out.result, SyncResult::Ok);
@@ -913,19 +907,60 @@ async fn index_recreated_during_an_incremental_sync_is_not_a_success() {
 }
 
 #[tokio::test]
-async fn a_stamp_mapped_as_text_is_never_used_for_deletion() {
+async fn a_stamp_mapped_as_text_without_a_keyword_is_never_used_for_deletion() {
     let target = MemoryTarget::new();
     target.insert(INDEX, "stale", old_doc("stale"));
-    target.set_stamp_type(INDEX, "text");
+    target.set_stamp_mapping(INDEX, "text", false);
     let out = run(&spec(JobType::Full), &mut tracks(10, 10), &target).await;
+    let SyncResult::Failed(reason) = &out.result else {
+        panic!("{:?}", out.result)
+    };
     assert!(
-        matches!(&out.result, SyncResult::Failed(r) if r.contains("'text'")),
-        "{:?}",
-        out.result
+        reason.contains("maps _tributary_sync_id as 'text'")
+            && reason.contains("delete index 'music' and run a full sync"),
+        "{reason}"
     );
     assert!(target.doc(INDEX, "stale").is_some());
+    assert_eq!(target.admin_calls().2, 0);
     assert_eq!(
         out.stats.indexed_document_count, 10,
         "the documents were written"
     );
+}
+
+#[test]
+fn the_stamp_field_is_chosen_only_when_exact_everywhere() {
+    let m = |ty: &str, sub: Option<u64>| StampMapping {
+        ty: Some(ty.into()),
+        keyword_subfield: sub.map(|n| ("keyword".to_string(), Some(n))),
+    };
+    let info = |ms: Vec<StampMapping>| IndexInfo {
+        uuids: Vec::new(),
+        stamps: ms
+            .into_iter()
+            .enumerate()
+            .map(|(i, m)| (format!("i{i}"), m))
+            .collect(),
+    };
+    assert_eq!(
+        info(vec![m("keyword", None)]).stamp_field(20),
+        StampField::Keyword
+    );
+    assert_eq!(
+        info(vec![m("text", Some(256)), m("text", Some(256))]).stamp_field(20),
+        StampField::Subfield("keyword".into())
+    );
+    // Too short for the stamp, or a mix of kinds behind an alias: no single field.
+    assert!(matches!(
+        info(vec![m("text", Some(10))]).stamp_field(20),
+        StampField::Unusable(_)
+    ));
+    assert!(matches!(
+        info(vec![m("keyword", None), m("text", Some(256))]).stamp_field(20),
+        StampField::Unusable(_)
+    ));
+    assert!(matches!(
+        info(vec![StampMapping::default()]).stamp_field(20),
+        StampField::Unusable(_)
+    ));
 }

@@ -76,18 +76,77 @@ pub enum TargetError {
 pub struct IndexInfo {
     /// `(concrete index, uuid)`, sorted by name.
     pub uuids: Vec<(String, String)>,
-    /// `(concrete index, mapping type of the stamp field)`; `None` when unmapped.
-    pub stamp_types: Vec<(String, Option<String>)>,
+    /// `(concrete index, how it maps the stamp)`, sorted by name.
+    pub stamps: Vec<(String, StampMapping)>,
+}
+
+/// How one index maps [`SYNC_STAMP_FIELD`].
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct StampMapping {
+    /// The field's `type`; `None` when unmapped.
+    pub ty: Option<String>,
+    /// A `keyword` multi-field under it (dynamic mapping adds `keyword`, with
+    /// `ignore_above: 256`), with its `ignore_above` if set.
+    pub keyword_subfield: Option<(String, Option<u64>)>,
+}
+
+/// Which field a `term` on the stamp can use in every concrete index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StampField {
+    /// The stamp itself is a `keyword` everywhere (as Tributary maps it).
+    Keyword,
+    /// The stamp is `text` everywhere, with this `keyword` sub-field long enough for
+    /// a job id (an index recreated by dynamic mapping).
+    Subfield(String),
+    /// No field works; `(index, type)` of the offending indices.
+    Unusable(Vec<(String, String)>),
+}
+
+impl StampField {
+    /// The field name to query, when one works.
+    pub fn name(&self) -> Option<String> {
+        match self {
+            Self::Keyword => Some(SYNC_STAMP_FIELD.to_string()),
+            Self::Subfield(sub) => Some(format!("{SYNC_STAMP_FIELD}.{sub}")),
+            Self::Unusable(_) => None,
+        }
+    }
 }
 
 impl IndexInfo {
-    /// The concrete indices whose stamp field is not a `keyword` (with their type).
-    pub fn stamp_not_keyword(&self) -> Vec<(String, String)> {
-        self.stamp_types
+    /// The field an exact match on a stamp of `stamp_len` bytes can use.
+    pub fn stamp_field(&self, stamp_len: usize) -> StampField {
+        if self
+            .stamps
             .iter()
-            .filter(|(_, t)| t.as_deref() != Some("keyword"))
-            .map(|(i, t)| (i.clone(), t.clone().unwrap_or_else(|| "unmapped".into())))
-            .collect()
+            .all(|(_, m)| m.ty.as_deref() == Some("keyword"))
+        {
+            return StampField::Keyword;
+        }
+        let subs: Vec<Option<&String>> = self
+            .stamps
+            .iter()
+            .map(|(_, m)| match (&m.ty, &m.keyword_subfield) {
+                (Some(t), Some((name, ignore_above)))
+                    if t == "text" && ignore_above.is_none_or(|n| n >= stamp_len as u64) =>
+                {
+                    Some(name)
+                }
+                _ => None,
+            })
+            .collect();
+        if let Some(Some(first)) = subs.first() {
+            if subs.iter().all(|s| *s == Some(*first)) {
+                return StampField::Subfield((*first).clone());
+            }
+        }
+        StampField::Unusable(
+            self.stamps
+                .iter()
+                .filter(|(_, m)| m.ty.as_deref() != Some("keyword"))
+                .map(|(i, m)| (i.clone(), m.ty.clone().unwrap_or_else(|| "unmapped".into())))
+                .collect(),
+        )
     }
 
     /// `name (uuid), …` for messages.
