@@ -415,3 +415,38 @@ fn logs_have_no_colour_codes_off_a_terminal_json_on_request_and_errors_no_backtr
         "no backtrace:\n{log}"
     );
 }
+
+#[test]
+fn the_service_releases_a_lock_left_without_a_job_and_runs_the_waiting_job() {
+    let db = Db::chinook("e2e_orphan_lock");
+    let sim = EsSim::start(&[]);
+    let es = &sim.es;
+    let work = Workdir::new();
+    es.create_connector("orphan", "orphan-index", "postgresql");
+    // Cleanup every second: the lock must be seen twice, unchanged, with no job.
+    let config = work.config(
+        "config.yml",
+        sim.url(),
+        &[("orphan", "postgresql")],
+        "service.job_cleanup_interval: 1\n",
+    );
+    let host = work.run("tributary", &config);
+    es.wait_schema("orphan");
+    es.configure("orphan", db.values("album"));
+    es.wait_connected("orphan");
+    lock_connector(es, "orphan");
+    let job_id = es.create_full_job("orphan");
+    let job = es.wait_job(
+        &job_id,
+        &["completed", "error", "canceled"],
+        Duration::from_secs(60),
+    );
+    assert_eq!(job["status"], "completed", "job: {job}\n{}", host.log_tail(30));
+    assert!(
+        host.log()
+            .contains("released a connector lock with no running job"),
+        "{}",
+        host.log_tail(30)
+    );
+    assert_eq!(es.count("orphan-index"), 347);
+}
