@@ -441,7 +441,12 @@ fn the_service_releases_a_lock_left_without_a_job_and_runs_the_waiting_job() {
         &["completed", "error", "canceled"],
         Duration::from_secs(60),
     );
-    assert_eq!(job["status"], "completed", "job: {job}\n{}", host.log_tail(30));
+    assert_eq!(
+        job["status"],
+        "completed",
+        "job: {job}\n{}",
+        host.log_tail(30)
+    );
     assert!(
         host.log()
             .contains("released a connector lock with no running job"),
