@@ -71,6 +71,20 @@ enum Cmd {
         #[arg(long)]
         plugins: PathBuf,
     },
+    /// Named scenario (issue 10): the same `tributary sync` of a `--rows` table, clean
+    /// and with `--rate` of bulk items rejected with a per-item 429; wall time, docs/s
+    /// and the ratio (target: ≤ 5×). Not part of `all`.
+    #[command(name = "faults-429")]
+    Faults429 {
+        #[command(flatten)]
+        all: AllArgs,
+        /// Rows of the table synced (created in the bench database if missing).
+        #[arg(long, default_value_t = 200_000)]
+        rows: u64,
+        /// Share of bulk items es-sim rejects with a per-item 429.
+        #[arg(long, default_value_t = 0.3)]
+        rate: f64,
+    },
 }
 
 #[derive(clap::Args, Clone)]
@@ -145,7 +159,136 @@ fn main() -> Result<()> {
             })
         }
         Cmd::All(args) => all(args),
+        Cmd::Faults429 { all, rows, rate } => faults_429(all, rows, rate),
     }
+}
+
+/// The issue-10 benchmark: clean vs per-item 429s, through the real binary.
+fn faults_429(args: AllArgs, rows: u64, rate: f64) -> Result<()> {
+    let exe = std::env::current_exe().context("locating tributary-bench")?;
+    if !args.tributary.is_file() {
+        bail!(
+            "{} is missing: run `cargo xtask build` first",
+            args.tributary.display()
+        );
+    }
+    let rt = runtime()?;
+    let (table, pg_version) = rt.block_on(async {
+        datagen::ensure_database(&args.pg).await?;
+        let client = datagen::connect(&args.pg, &args.pg.dbname).await?;
+        let version: String = client
+            .query_one("SHOW server_version", &[])
+            .await
+            .context("reading the server version")?
+            .get(0);
+        Ok::<_, anyhow::Error>((datagen::ensure_table(&client, rows).await?, version))
+    })?;
+    let status = Command::new(&exe)
+        .arg("warm-cache")
+        .arg("--plugins")
+        .arg(&args.plugins)
+        .status()
+        .context("starting the plugin cache warm-up")?;
+    if !status.success() {
+        bail!("warming the plugin cache failed ({status})");
+    }
+    let es = EsSim::start(&exe)?;
+    eprintln!("bench: es-sim at {} (pid {})", es.url, es.pid());
+    let out = args.out.with_file_name("faults-429.json");
+    let mut b = Bench {
+        exe,
+        args: args.clone(),
+        es,
+        seq: 0,
+        results: Results {
+            started_at: now_utc(),
+            command: format!("cargo xtask bench faults-429 --rows {rows} --rate {rate}"),
+            machine: machine(format!("PostgreSQL {pg_version}")),
+            wasm_path: "`tributary sync` binary, default sync settings".into(),
+            tables: vec![table],
+            runs: Vec::new(),
+            checks: Vec::new(),
+            notes: Vec::new(),
+        },
+    };
+    let clean_index = b.fresh_index("clean", rows);
+    let (clean, clean_job, clean_exit) = real_sync_job(
+        &mut b,
+        rows,
+        &clean_index,
+        "f-clean",
+        "`tributary sync`, no faults",
+        &[0, 3],
+    )?;
+    let faulty_index = b.fresh_index("429", rows);
+    b.es.ok(
+        reqwest::Method::PUT,
+        "/_sim/faults",
+        Some(serde_json::json!({ "bulk_item_429_rate": rate })),
+    )?;
+    let faulty = real_sync_job(
+        &mut b,
+        rows,
+        &faulty_index,
+        "f-429",
+        &format!(
+            "`tributary sync`, {:.0} % of bulk items rejected (429)",
+            rate * 100.0
+        ),
+        &[0, 1, 3],
+    );
+    b.es.ok(
+        reqwest::Method::PUT,
+        "/_sim/faults",
+        Some(serde_json::json!({})),
+    )?;
+    let (faulty, faulty_job, faulty_exit) = faulty?;
+    let count = b.es.count(&faulty_index).unwrap_or(0);
+    let ratio = faulty.wall_s / clean.wall_s.max(1e-9);
+    let failed = |job: &serde_json::Value| {
+        job["metadata"]["failed_document_count"]
+            .as_u64()
+            .unwrap_or(0)
+    };
+    let lines = [
+        format!(
+            "clean: exit {clean_exit}, job {}, {:.2} s wall, {:.0} docs/s, {} indexed, {} failed",
+            clean_job["status"],
+            clean.wall_s,
+            clean.docs_per_s(),
+            clean.indexed,
+            failed(&clean_job)
+        ),
+        format!(
+            "{:.0} % per-item 429: exit {faulty_exit}, job {}, {:.2} s wall, {:.0} docs/s, {} indexed, {} failed, index count {count}",
+            rate * 100.0,
+            faulty_job["status"],
+            faulty.wall_s,
+            faulty.docs_per_s(),
+            faulty.indexed,
+            failed(&faulty_job)
+        ),
+        format!(
+            "ratio {ratio:.2}× the clean time (target ≤ 5×): {}",
+            if ratio <= 5.0 { "met" } else { "NOT met" }
+        ),
+    ];
+    for l in &lines {
+        eprintln!("bench: {l}");
+        b.results.notes.push(l.clone());
+    }
+    b.es.delete_index(&clean_index)?;
+    b.es.delete_index(&faulty_index)?;
+    if let Some(dir) = out.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    std::fs::write(
+        &out,
+        serde_json::to_vec_pretty(&b.results).context("encoding the results")?,
+    )
+    .with_context(|| format!("writing {}", out.display()))?;
+    eprintln!("bench: raw numbers in {}", out.display());
+    Ok(())
 }
 
 fn warm_cache(plugins: &std::path::Path) -> Result<()> {
@@ -855,6 +998,19 @@ fn compare_documents(b: &mut Bench, native_index: &str, wasm_index: &str, rows: 
 /// (b) through the real binary: `tributary sync --config config.yml --connector-id ID`
 /// against a connector registered in es-sim; the binary's own rusage is measured.
 fn real_sync(b: &mut Bench, rows: u64, index: &str, key: &str, label: &str) -> Result<Run> {
+    real_sync_job(b, rows, index, key, label, &[0]).map(|(run, _, _)| run)
+}
+
+/// [`real_sync`] accepting any of `exit_codes`; also returns the job document and
+/// the exit status.
+fn real_sync_job(
+    b: &mut Bench,
+    rows: u64,
+    index: &str,
+    key: &str,
+    label: &str,
+    exit_codes: &[i32],
+) -> Result<(Run, serde_json::Value, i32)> {
     use reqwest::Method;
     let connector = format!("bench-{}", index.trim_start_matches("bench-"));
     b.es.ok(
@@ -923,8 +1079,11 @@ fn real_sync(b: &mut Bench, rows: u64, index: &str, key: &str, label: &str) -> R
         .arg(&b.args.plugins)
         .args(["--connector-id", &connector, "--quiet"]);
     let started = std::time::Instant::now();
-    let run = match measure::run_command(&mut cmd, Some(b.es.pid())) {
-        Ok((_, _, cost)) => {
+    let mut job_doc = serde_json::Value::Null;
+    let mut exit = -1;
+    let run = match measure::run_command_exiting(&mut cmd, Some(b.es.pid()), exit_codes) {
+        Ok((_, _, cost, code)) => {
+            exit = code;
             let wall = started.elapsed().as_secs_f64();
             let jobs = b.es.ok(
                 Method::GET,
@@ -939,6 +1098,7 @@ fn real_sync(b: &mut Bench, rows: u64, index: &str, key: &str, label: &str) -> R
                 })
                 .cloned()
                 .unwrap_or_default();
+            job_doc = job.clone();
             let indexed = job["indexed_document_count"].as_u64().unwrap_or(0);
             let volume_mib = job["indexed_document_volume"].as_u64().unwrap_or(0);
             let status = job["status"].as_str().unwrap_or("unknown").to_string();
@@ -962,7 +1122,7 @@ fn real_sync(b: &mut Bench, rows: u64, index: &str, key: &str, label: &str) -> R
     };
     b.print(&run);
     b.results.runs.push(run.clone());
-    Ok(run)
+    Ok((run, job_doc, exit))
 }
 
 /// `tributary extract postgresql --plugins DIR --values FILE > (counted)`: the real binary.

@@ -139,6 +139,15 @@ pub fn run_child(
 /// Runs an arbitrary command (the real `tributary` binary) with stdout discarded or
 /// counted, measuring it like [`run_child`]. Returns (stdout lines, stdout bytes, cost).
 pub fn run_command(cmd: &mut Command, es_sim_pid: Option<u32>) -> Result<(u64, u64, ChildCost)> {
+    run_command_exiting(cmd, es_sim_pid, &[0]).map(|(lines, bytes, cost, _)| (lines, bytes, cost))
+}
+
+/// [`run_command`] that accepts any of `exit_codes` as success; also returns the code.
+pub fn run_command_exiting(
+    cmd: &mut Command,
+    es_sim_pid: Option<u32>,
+    exit_codes: &[i32],
+) -> Result<(u64, u64, ChildCost, i32)> {
     let es_before = es_sim_pid.and_then(process_cpu_s);
     let machine_before = machine_jiffies();
     let started = Instant::now();
@@ -183,7 +192,12 @@ pub fn run_command(cmd: &mut Command, es_sim_pid: Option<u32>) -> Result<(u64, u
         .join()
         .map_err(|_| anyhow!("stdout reader panicked"))?;
     let err = err_reader.join().unwrap_or_default();
-    if !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0) {
+    let code = if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        -1
+    };
+    if !(libc::WIFEXITED(status) && exit_codes.contains(&code)) {
         let tail: String = err
             .chars()
             .rev()
@@ -214,6 +228,7 @@ pub fn run_command(cmd: &mut Command, es_sim_pid: Option<u32>) -> Result<(u64, u
                 _ => None,
             },
         },
+        code,
     ))
 }
 

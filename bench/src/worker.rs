@@ -301,6 +301,7 @@ async fn sync_into(
     };
     let job = SyncJobSpec {
         job_id: spec.job_id.clone(),
+        connector_id: String::new(),
         index_name: index,
         job_type: JobType::Full,
         pipeline: PipelineSettings {

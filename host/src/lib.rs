@@ -6,6 +6,7 @@ pub mod cli;
 pub mod config;
 pub mod document;
 pub mod elasticsearch;
+pub mod metrics;
 pub mod plugins;
 pub mod service;
 pub mod sync;

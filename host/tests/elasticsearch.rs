@@ -370,6 +370,69 @@ async fn bulk_index_count_and_stale_deletion() -> R {
 }
 
 #[tokio::test]
+async fn index_identity_and_stamp_mapping_as_the_sync_checks_them() -> R {
+    use tributary::sync::{StampField, StampMapping};
+    let es = sim().await?;
+    let c = client(&es.url());
+    assert_eq!(c.index_info("music").await?, None, "missing index");
+    c.prepare_index("music").await?;
+    let first = c.index_info("music").await?.expect("exists");
+    assert_eq!(first.uuids.len(), 1);
+    assert_eq!(first.uuids[0].0, "music");
+    assert!(!first.uuids[0].1.is_empty());
+    assert_eq!(first.stamp_field(20), StampField::Keyword);
+    c.send_bulk("music", None, &(0..3).map(doc_op).collect::<Vec<_>>())
+        .await?;
+    c.refresh("music").await?;
+    assert_eq!(c.count_where("music", SYNC_STAMP_FIELD, "run-1").await?, 3);
+    assert_eq!(c.count_where("music", SYNC_STAMP_FIELD, "run-0").await?, 0);
+
+    // Deleted, then recreated by a bulk request: a new uuid, and dynamic mapping
+    // makes the stamp `text` with a `keyword` sub-field.
+    c.request_json(reqwest::Method::DELETE, "/music", None)
+        .await?;
+    assert_eq!(c.index_info("music").await?, None);
+    c.send_bulk("music", None, &(0..3).map(doc_op).collect::<Vec<_>>())
+        .await?;
+    let again = c.index_info("music").await?.expect("recreated");
+    assert_ne!(
+        again.uuids, first.uuids,
+        "a recreated index has another uuid"
+    );
+    assert_eq!(
+        again.stamps[0].1,
+        StampMapping {
+            ty: Some("text".into()),
+            keyword_subfield: Some(("keyword".into(), Some(256))),
+        }
+    );
+    // The keyword mapping cannot be put over it; preparing is not an error (the sync
+    // decides), and the mapping stays.
+    c.prepare_index("music").await?;
+    let field = format!("{SYNC_STAMP_FIELD}.keyword");
+    assert_eq!(
+        again.stamp_field(20),
+        StampField::Subfield("keyword".into())
+    );
+    c.refresh("music").await?;
+    // A term on the text field itself does not match the stamp exactly; on the
+    // sub-field it does.
+    assert_eq!(
+        c.count_where("music", SYNC_STAMP_FIELD, "run-1").await?,
+        0,
+        "a must_not on this would match every document"
+    );
+    assert_eq!(c.count_where("music", &field, "run-1").await?, 3);
+
+    // Behind an alias: the concrete index and its uuid.
+    c.request_json(reqwest::Method::PUT, "/music/_alias/tunes", None)
+        .await?;
+    let via_alias = c.index_info("tunes").await?.expect("alias resolves");
+    assert_eq!(via_alias.uuids, again.uuids);
+    Ok(())
+}
+
+#[tokio::test]
 async fn bulk_survives_429_503_and_dropped_connections() -> R {
     let es = sim().await?;
     let c = client(&es.url());

@@ -4,6 +4,9 @@
 //! re-syncs and the issue-2 micro benchmark. Writes `target/bench/results.json` and the
 //! README's "Benchmarks" section. `--no-build` skips `cargo xtask build` (uses what is
 //! in target/); every other argument goes to `tributary-bench all`.
+//!
+//! `cargo xtask bench faults-429 [--rows N] [--rate F]` runs only the issue-10
+//! scenario instead: a clean `tributary sync` vs one with per-item 429s.
 
 use std::path::Path;
 use std::process::Command;
@@ -19,5 +22,10 @@ pub fn bench(root: &Path, args: &[String]) -> Result<()> {
     }
     crate::run(Command::new(crate::cargo()).args(["build", "--release", "-p", "tributary-bench"]))?;
     let exe = root.join("target").join("release").join("tributary-bench");
-    crate::run(Command::new(exe).arg("all").args(args))
+    match args.split_first() {
+        Some((scenario, rest)) if scenario.as_str() == "faults-429" => {
+            crate::run(Command::new(exe).arg("faults-429").args(rest))
+        }
+        _ => crate::run(Command::new(exe).arg("all").args(args)),
+    }
 }

@@ -609,6 +609,11 @@ fn read_service(s: &mut Section, ctx: &Ctx, svc: &mut ServiceConfig) -> Result<(
     set!(s, ctx, svc.worker_mode, "worker_mode", v::boolean);
     set!(s, ctx, svc.service_types, "service_types", v::string_list);
     set!(s, ctx, svc.fips_mode, "fips_mode", v::boolean);
+    // Tributary's own service keys.
+    if let Some(addr) = s.get(ctx, "metrics_listen", v::socket_addr)? {
+        svc.metrics_listen = addr;
+    }
+    set!(s, ctx, svc.log_format, "log_format", v::log_format);
     if svc.worker_mode {
         ctx.warn(
             "`service.worker_mode` is not supported by Tributary; only the connectors \
@@ -819,6 +824,13 @@ fn read_sync(
     set!(s, ctx, sync.bulk_max_retries, "bulk_max_retries", |x, a| {
         v::integer_u32(x, a, 0)
     });
+    set!(
+        s,
+        ctx,
+        sync.bulk_rejection_timeout,
+        "bulk_rejection_timeout",
+        |x, a| v::seconds(x, a, true)
+    );
     let mut eb = s.section(ctx, "error_budget")?;
     read_error_budget(&mut eb, ctx, &mut sync.error_budget)?;
     eb.finish(ctx);

@@ -221,6 +221,23 @@ pub struct ServiceConfig {
     pub service_types: Vec<String>,
     /// `fips_mode`, default false; read for compatibility.
     pub fips_mode: bool,
+    /// `metrics_listen` (Tributary only), default off: the address of the HTTP
+    /// endpoint serving `/metrics` (Prometheus text) and `/healthz`, e.g.
+    /// `127.0.0.1:9464`. Used by `tributary run`.
+    pub metrics_listen: Option<std::net::SocketAddr>,
+    /// `log_format` (Tributary only), default `text`: `json` writes one JSON object
+    /// per log line. Colour codes are written only to a terminal either way.
+    pub log_format: LogFormat,
+}
+
+/// How log lines are written (`service.log_format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    /// Human-readable lines (`tracing`'s default format).
+    #[default]
+    Text,
+    /// One JSON object per line, fields included.
+    Json,
 }
 
 impl Default for ServiceConfig {
@@ -241,6 +258,8 @@ impl Default for ServiceConfig {
             worker_mode: false,
             service_types: Vec::new(),
             fips_mode: false,
+            metrics_listen: None,
+            log_format: LogFormat::Text,
         }
     }
 }
@@ -374,8 +393,14 @@ pub struct SyncConfig {
     pub bulk_max_bytes: u64,
     /// `bulk_concurrency`, default 2 requests in flight per job.
     pub bulk_concurrency: u64,
-    /// `bulk_max_retries`, default 5: retries of one item that failed with 429/5xx.
+    /// `bulk_max_retries`, default 5: retries of a request that failed as a whole
+    /// (429/5xx/connection) and of an item that failed with 5xx.
     pub bulk_max_retries: u32,
+    /// `bulk_rejection_timeout`, default 300 s: how long an item rejected with a
+    /// per-item 429 keeps being retried (from its first rejection) before it counts
+    /// as failed. Rejections are retried by time, not count, from a queue that does
+    /// not hold a bulk slot.
+    pub bulk_rejection_timeout: Duration,
     /// `error_budget.*`: same fields and defaults as `elasticsearch.bulk.error_monitor`.
     pub error_budget: ErrorBudget,
 }
@@ -387,6 +412,7 @@ impl Default for SyncConfig {
             bulk_max_bytes: 5 * 1024 * 1024,
             bulk_concurrency: 2,
             bulk_max_retries: 5,
+            bulk_rejection_timeout: Duration::from_secs(300),
             error_budget: ErrorBudget::default(),
         }
     }

@@ -320,6 +320,17 @@ fn invalid_values_name_the_key_and_the_problem() {
             "at least 1",
         ),
         ("service.log_level: LOUD", "service.log_level", "log level"),
+        (
+            "service.metrics_listen: localhost",
+            "service.metrics_listen",
+            "127.0.0.1:9464",
+        ),
+        ("service.log_format: xml", "service.log_format", "`json`"),
+        (
+            "sync.bulk_rejection_timeout: -1",
+            "sync.bulk_rejection_timeout",
+            "0",
+        ),
         ("service: 3", "service", "mapping"),
         ("connectors: {a: b}", "connectors", "list"),
         ("connectors: [a]", "connectors[0]", "connector_id"),
@@ -631,5 +642,33 @@ fn log_level_filter_names() {
     assert_eq!(
         LogLevel::parse("warning").map(LogLevel::as_filter),
         Some("warn")
+    );
+}
+
+#[test]
+fn operators_keys() {
+    let c = ok("");
+    assert_eq!(c.service.metrics_listen, None, "off by default");
+    assert_eq!(c.service.log_format, LogFormat::Text);
+    assert_eq!(c.sync.bulk_rejection_timeout, Duration::from_secs(300));
+    let c = ok(
+        "service:\n  metrics_listen: 127.0.0.1:9464\n  log_format: JSON\nsync:\n  bulk_rejection_timeout: 30\n",
+    );
+    assert_eq!(
+        c.service.metrics_listen,
+        Some("127.0.0.1:9464".parse().unwrap())
+    );
+    assert_eq!(c.service.log_format, LogFormat::Json);
+    assert_eq!(c.sync.bulk_rejection_timeout, Duration::from_secs(30));
+    assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+    assert_eq!(
+        ok("service.metrics_listen: off").service.metrics_listen,
+        None
+    );
+    assert_eq!(
+        ok("service.metrics_listen: '[::1]:0'")
+            .service
+            .metrics_listen,
+        Some("[::1]:0".parse().unwrap())
     );
 }

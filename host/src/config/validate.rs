@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_yaml::Value;
 
-use super::model::LogLevel;
+use super::model::{LogFormat, LogLevel};
 use super::ConfigError;
 
 /// Where a value came from: its dotted key path and the config's name.
@@ -160,6 +160,33 @@ pub(crate) fn string_list(v: &Value, at: &At) -> Result<Vec<String>, ConfigError
             .map(str::to_owned)
             .collect()),
         other => Err(at.err(format!("expected a list, got {}", describe(other)))),
+    }
+}
+
+/// `host:port` to listen on; `off`, `false` or an empty string → `None`.
+pub(crate) fn socket_addr(v: &Value, at: &At) -> Result<Option<std::net::SocketAddr>, ConfigError> {
+    if matches!(v, Value::Bool(false)) {
+        return Ok(None);
+    }
+    let s = string(v, at)?;
+    let t = s.trim();
+    if t.is_empty() || t.eq_ignore_ascii_case("off") || t.eq_ignore_ascii_case("false") {
+        return Ok(None);
+    }
+    t.parse().map(Some).map_err(|_| {
+        at.err(format!(
+            "expected an address to listen on such as 127.0.0.1:9464 or [::1]:9464 (an IP address and a port), got {t:?}"
+        ))
+    })
+}
+
+/// `text` or `json`.
+pub(crate) fn log_format(v: &Value, at: &At) -> Result<LogFormat, ConfigError> {
+    let s = string(v, at)?;
+    match s.trim().to_ascii_lowercase().as_str() {
+        "text" | "plain" => Ok(LogFormat::Text),
+        "json" => Ok(LogFormat::Json),
+        other => Err(at.err(format!("expected `text` or `json`, got {other:?}"))),
     }
 }
 

@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use super::client::{Client, Request};
 use super::EsError;
-use crate::sync::{BulkAction, BulkItemResult, BulkOp, BulkTarget, TargetError};
+use crate::sync::{BulkAction, BulkItemResult, BulkOp, BulkTarget, IndexInfo, TargetError};
 
 /// Writes `s` as a JSON string. Ids and index names rarely need escaping, so the
 /// common case is a plain copy.
@@ -219,6 +219,16 @@ impl BulkTarget for Client {
         ops: &[BulkOp],
     ) -> Result<Vec<BulkItemResult>, TargetError> {
         self.send_bulk(index, pipeline, ops)
+            .await
+            .map_err(Into::into)
+    }
+
+    async fn index_info(&self, index: &str) -> Result<Option<IndexInfo>, TargetError> {
+        Client::index_info(self, index).await.map_err(Into::into)
+    }
+
+    async fn count_where(&self, index: &str, field: &str, value: &str) -> Result<u64, TargetError> {
+        Client::count_where(self, index, field, value)
             .await
             .map_err(Into::into)
     }

@@ -321,6 +321,7 @@ impl Client {
                 Ok(resp) if (200..300).contains(&resp.status) => return Ok(resp),
                 Ok(resp) if resp.status == 404 && req.allow_404 => return Ok(resp),
                 Ok(resp) => {
+                    crate::metrics::elasticsearch_error(&resp.status.to_string());
                     let retryable = is_retryable_status(resp.status);
                     let err = api_error(req, &resp, ambiguous);
                     if !retryable {
@@ -332,6 +333,10 @@ impl Client {
                     err
                 }
                 Err(err) => {
+                    crate::metrics::elasticsearch_error(match &err {
+                        EsError::Transport { timeout: true, .. } => "timeout",
+                        _ => "transport",
+                    });
                     ambiguous = true;
                     if matches!(err, EsError::Transport { timeout: true, .. })
                         && !policy.retry_on_timeout

@@ -7,9 +7,9 @@ use reqwest::Method;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::client::{seg, Client, Request};
+use super::client::{decode, seg, Client, Request};
 use super::EsError;
-use crate::sync::SYNC_STAMP_FIELD;
+use crate::sync::{IndexInfo, StampMapping, SYNC_STAMP_FIELD};
 
 /// Delete-by-query runs to completion inside one request; on a large index that can
 /// outlast `request_timeout`.
@@ -20,6 +20,34 @@ const DELETE_BY_QUERY_TIMEOUT: Duration = Duration::from_secs(3600);
 /// mapped `text` field would be tokenized and match nothing — deleting everything).
 pub fn stamp_mapping() -> Value {
     json!({ SYNC_STAMP_FIELD: { "type": "keyword" } })
+}
+
+/// How a field's mapping (`{"type": …, "fields": {…}}`) maps the stamp.
+fn stamp_mapping_of(field: Option<&Value>) -> StampMapping {
+    let Some(field) = field else {
+        return StampMapping::default();
+    };
+    let keyword_subfield = field
+        .get("fields")
+        .and_then(Value::as_object)
+        .and_then(|subs| {
+            subs.iter()
+                .find(|(_, m)| m.get("type").and_then(Value::as_str) == Some("keyword"))
+        })
+        .map(|(name, m)| {
+            let ignore_above = m.get("ignore_above").and_then(|v| {
+                v.as_u64()
+                    .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+            });
+            (name.clone(), ignore_above)
+        });
+    StampMapping {
+        ty: field
+            .get("type")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        keyword_subfield,
+    }
 }
 
 impl Client {
@@ -60,6 +88,11 @@ impl Client {
     /// service, and templates they installed still apply. The stamp mapping is needed
     /// for stale-document deletion (see [`stamp_mapping`]). An existing index (or
     /// alias) gets the stamp mapping added; a conflicting existing mapping is an error.
+    ///
+    /// An existing index that maps the stamp otherwise (e.g. `text`, when the index
+    /// was recreated by dynamic mapping) cannot be changed in place: that conflict is
+    /// logged and left to the sync, which writes the documents but refuses the stale
+    /// deletion and says how to repair (see [`Client::index_info`]).
     pub async fn prepare_index(&self, index: &str) -> Result<(), EsError> {
         if !self.index_exists(index).await? {
             let body = json!({ "mappings": { "properties": stamp_mapping() } });
@@ -68,7 +101,68 @@ impl Client {
                 return Ok(());
             }
         }
-        self.put_mapping(index, &stamp_mapping()).await
+        match self.put_mapping(index, &stamp_mapping()).await {
+            Err(e)
+                if e.status() == Some(400)
+                    && e.error_type() == Some("illegal_argument_exception") =>
+            {
+                tracing::warn!(index, field = SYNC_STAMP_FIELD, error = %e, "the index maps the sync stamp with another type; it cannot be changed in place");
+                Ok(())
+            }
+            other => other,
+        }
+    }
+
+    /// The concrete indices behind `index` with their uuid (`GET <index>/_settings`)
+    /// and the mapping type of [`SYNC_STAMP_FIELD`] in each (`GET <index>/_mapping`);
+    /// `None` when the index does not exist.
+    pub async fn index_info(&self, index: &str) -> Result<Option<IndexInfo>, EsError> {
+        let req = Request::new(Method::GET, format!("/{}/_settings", seg(index))).allow_404();
+        let resp = self.execute(&req).await?;
+        if resp.status == 404 {
+            return Ok(None);
+        }
+        let settings: serde_json::Map<String, Value> = decode(&req, &resp.body)?;
+        let mut uuids = Vec::new();
+        for (name, v) in &settings {
+            let uuid = v
+                .pointer("/settings/index/uuid")
+                .and_then(Value::as_str)
+                .ok_or_else(|| EsError::Decode {
+                    request: format!("GET /{index}/_settings"),
+                    message: format!("no settings.index.uuid for index {name}"),
+                })?;
+            uuids.push((name.clone(), uuid.to_string()));
+        }
+        let req = Request::new(Method::GET, format!("/{}/_mapping", seg(index))).allow_404();
+        let resp = self.execute(&req).await?;
+        if resp.status == 404 {
+            return Ok(None);
+        }
+        let mappings: serde_json::Map<String, Value> = decode(&req, &resp.body)?;
+        let mut stamps = Vec::new();
+        for (name, v) in &mappings {
+            let field = v
+                .get("mappings")
+                .and_then(|m| m.get("properties"))
+                .and_then(|p| p.get(SYNC_STAMP_FIELD));
+            stamps.push((name.clone(), stamp_mapping_of(field)));
+        }
+        uuids.sort();
+        stamps.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(Some(IndexInfo { uuids, stamps }))
+    }
+
+    /// `POST /<index>/_count` of documents whose `field` is exactly `value`.
+    pub async fn count_where(&self, index: &str, field: &str, value: &str) -> Result<u64, EsError> {
+        #[derive(Deserialize)]
+        struct Count {
+            count: u64,
+        }
+        let req = Request::new(Method::POST, format!("/{}/_count", seg(index)))
+            .json(&json!({ "query": { "term": { field: value } } }))?;
+        let c: Count = self.json(&req).await?;
+        Ok(c.count)
     }
 
     /// `POST /<index>/_refresh`.
@@ -140,5 +234,36 @@ impl Client {
         let deleted = self.delete_by_query(index, &query).await?;
         tracing::debug!(index, field, deleted, "deleted stale documents");
         Ok(deleted)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stamp_mappings_as_elasticsearch_returns_them() {
+        let dynamic = json!({"type": "text", "fields": {"keyword": {"type": "keyword", "ignore_above": 256}}});
+        assert_eq!(
+            stamp_mapping_of(Some(&dynamic)),
+            StampMapping {
+                ty: Some("text".into()),
+                keyword_subfield: Some(("keyword".into(), Some(256))),
+            }
+        );
+        let ours = json!({"type": "keyword"});
+        assert_eq!(
+            stamp_mapping_of(Some(&ours)),
+            StampMapping {
+                ty: Some("keyword".into()),
+                keyword_subfield: None,
+            }
+        );
+        assert_eq!(stamp_mapping_of(None), StampMapping::default());
+        let raw = json!({"type": "text", "fields": {"raw": {"type": "keyword"}}});
+        assert_eq!(
+            stamp_mapping_of(Some(&raw)).keyword_subfield,
+            Some(("raw".into(), None))
+        );
     }
 }

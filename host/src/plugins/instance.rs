@@ -118,7 +118,10 @@ impl Instance {
         state.stdout.flush();
         state.stderr.flush();
         let err = match result {
-            Ok(Ok(v)) => return Ok(v),
+            Ok(Ok(v)) => {
+                crate::metrics::plugin_call_ok(&state.plugin, call);
+                return Ok(v);
+            }
             Ok(Err(e)) => classify(&self.label, &self.limits, state, call, &e),
             Err(_) => {
                 // The host gives up on this call: nothing it started may keep running.
@@ -131,6 +134,7 @@ impl Instance {
             }
         };
         let err = err.masked(&state.grants.secrets);
+        crate::metrics::plugin_call_failed(&state.plugin, call, &err);
         tracing::warn!(plugin = %self.label, call, error = %err, "plugin call failed");
         self.dead = Some(err.to_string());
         Err(err)

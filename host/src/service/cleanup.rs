@@ -1,11 +1,19 @@
 //! Cleanup (every `service.job_cleanup_interval`): jobs left `in_progress` or
 //! `canceling` by a worker that died are ended as `error` with a reason, and their
 //! connector's `in_progress` lock is released (reference §4.4 "Cleanup").
+//!
+//! Beyond Elastic: a connector left locked with no active job at all (its worker
+//! died between taking the lock and claiming the job) blocks that connector
+//! forever in Elastic's service. Seen so in two passes in a row with an unchanged
+//! version, the lock is released (a conditional write).
 
 use chrono::Utc;
 
+use std::collections::HashMap;
+
 use super::context::{ServiceContext, IDLE_JOB_THRESHOLD};
 use super::docs::{self, Counters, Terminal};
+use super::lock::{self, Lock};
 use crate::elasticsearch::{EsError, JobQuery, JobStatus};
 
 pub async fn run(ctx: &ServiceContext) -> Result<(), EsError> {
@@ -41,6 +49,7 @@ pub async fn run(ctx: &ServiceContext) -> Result<(), EsError> {
             ..JobQuery::default()
         })
         .await?;
+    release_orphan_locks(ctx).await?;
     for job in idle {
         if ctx.is_running(&job.id) {
             continue;
@@ -67,6 +76,57 @@ pub async fn run(ctx: &ServiceContext) -> Result<(), EsError> {
         {
             tracing::warn!(connector_id = %job.doc.connector.id, error = %e, "could not release the connector after cleanup");
         }
+    }
+    Ok(())
+}
+
+/// Releases the `in_progress` lock of configured connectors that had no active job
+/// at the previous pass either, unchanged since.
+async fn release_orphan_locks(ctx: &ServiceContext) -> Result<(), EsError> {
+    let mut seen = HashMap::new();
+    for id in ctx.connector_ids() {
+        let Some(connector) = ctx.client.get_connector_doc(&id).await? else {
+            continue;
+        };
+        if !matches!(lock::inspect(ctx, &connector).await?, Lock::NoJob) {
+            continue;
+        }
+        if ctx
+            .running
+            .lock()
+            .map(|r| r.values().any(|j| j.connector_id == id))
+            .unwrap_or(true)
+        {
+            continue;
+        }
+        let before = ctx
+            .orphan_locks
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&id).copied());
+        if before != Some(connector.version()) {
+            seen.insert(id, connector.version());
+            continue;
+        }
+        let reason = "The connector was left locked (last_sync_status in_progress) with no running job: the worker that locked it stopped before claiming its job. The lock was released by cleanup.";
+        let doc = serde_json::json!({
+            "last_sync_status": "error",
+            "last_sync_error": reason,
+        });
+        match ctx
+            .client
+            .update_connector_doc(&id, &doc, Some(connector.version()))
+            .await
+        {
+            Ok(_) => {
+                tracing::warn!(connector_id = %id, "cleanup: released a connector lock with no running job")
+            }
+            Err(EsError::Conflict { .. }) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    if let Ok(mut m) = ctx.orphan_locks.lock() {
+        *m = seen;
     }
     Ok(())
 }

@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
-use crate::elasticsearch::Client;
+use crate::elasticsearch::{Client, SeqNo};
 use crate::plugins::{Grants, LoadedPlugin, PluginSet, RuntimeConfig};
 use crate::sync::SyncSettings;
 
@@ -72,6 +72,10 @@ pub struct ServiceContext {
     pub hostname: String,
     /// Jobs running in this process, by job id.
     pub running: Mutex<HashMap<String, RunningJob>>,
+    /// Connectors seen locked (`in_progress`) with no active job by the last cleanup
+    /// pass, with the connector version then: still so at the next pass means the
+    /// lock's holder died between taking the lock and claiming its job.
+    pub orphan_locks: Mutex<HashMap<String, SeqNo>>,
 }
 
 /// How often a running job reports `_stats` and checks for a cancel request.
@@ -90,6 +94,7 @@ impl ServiceContext {
             bulk_max_bytes: s.bulk_max_bytes.max(1024) as usize,
             bulk_concurrency: s.bulk_concurrency.max(1) as usize,
             bulk_max_retries: s.bulk_max_retries,
+            rejection_timeout: s.bulk_rejection_timeout,
             error_budget: crate::sync::ErrorBudget {
                 enabled: b.enabled,
                 max_total_errors: b.max_total_errors,

@@ -4,6 +4,8 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{json, Value};
 
+use crate::sync::Failures;
+
 /// How a job ended, as stored in `status`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Terminal {
@@ -39,11 +41,14 @@ pub fn timestamp(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-/// The update that ends a job.
+/// The update that ends a job. Documents left unindexed are recorded in
+/// `metadata` (`failed_document_count`, `failed_document_errors`: the first
+/// reasons), whatever the status.
 pub fn job_terminated(
     status: Terminal,
     error: Option<&str>,
     c: &Counters,
+    failures: &Failures,
     now: DateTime<Utc>,
 ) -> Value {
     let now_s = timestamp(now);
@@ -61,6 +66,12 @@ pub fn job_terminated(
     });
     if let Some(total) = c.total_document_count {
         doc["total_document_count"] = json!(total);
+    }
+    if failures.count > 0 {
+        doc["metadata"] = json!({
+            "failed_document_count": failures.count,
+            "failed_document_errors": failures.first,
+        });
     }
     if matches!(
         status,
@@ -106,6 +117,19 @@ pub fn connector_sync_done(
     doc
 }
 
+/// The connector update when the job document vanished while the job ran (Elastic:
+/// "Couldn't find the job"); also releases the `in_progress` lock.
+pub fn connector_job_missing(now: DateTime<Utc>) -> Value {
+    let err = "Couldn't find the job";
+    json!({
+        "last_synced": timestamp(now),
+        "status": "error",
+        "error": err,
+        "last_sync_status": "error",
+        "last_sync_error": err,
+    })
+}
+
 /// The connector update when a job starts (`sync_starts`): the `in_progress` lock.
 pub fn connector_sync_starts() -> Value {
     json!({
@@ -122,17 +146,48 @@ mod tests {
 
     #[test]
     fn error_jobs_always_carry_a_message() {
+        let none = Failures::default();
         let d = job_terminated(
             Terminal::Error,
             Some("  "),
             &Counters::default(),
+            &none,
             Utc::now(),
         );
         assert_eq!(d["error"], "unknown error");
         assert!(d.get("completed_at").is_some());
-        let d = job_terminated(Terminal::Suspended, None, &Counters::default(), Utc::now());
+        assert!(d.get("metadata").is_none());
+        let d = job_terminated(
+            Terminal::Suspended,
+            None,
+            &Counters::default(),
+            &none,
+            Utc::now(),
+        );
         assert!(d.get("completed_at").is_none());
         assert_eq!(d["error"], Value::Null);
+    }
+
+    #[test]
+    fn failed_documents_go_into_the_metadata() {
+        let failures = Failures {
+            count: 59,
+            first: vec!["index of id 'a' failed with status 429: x: y".into()],
+        };
+        let d = job_terminated(
+            Terminal::Completed,
+            None,
+            &Counters::default(),
+            &failures,
+            Utc::now(),
+        );
+        assert_eq!(d["status"], "completed");
+        assert_eq!(d["error"], Value::Null);
+        assert_eq!(d["metadata"]["failed_document_count"], 59);
+        assert_eq!(
+            d["metadata"]["failed_document_errors"][0],
+            "index of id 'a' failed with status 429: x: y"
+        );
     }
 
     #[test]

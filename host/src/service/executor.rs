@@ -16,7 +16,7 @@ use tokio::task::JoinSet;
 use super::context::{JobControl, RunningJob, ServiceContext};
 use super::docs;
 use super::runner::run_claimed_job;
-use crate::elasticsearch::{EsError, JobQuery, JobStatus, JobType, SyncJob, Versioned};
+use crate::elasticsearch::{Connector, EsError, JobQuery, JobStatus, JobType, SyncJob, Versioned};
 use crate::sync::SyncStats;
 
 /// One pass: claims and starts what fits.
@@ -63,6 +63,19 @@ pub async fn claim(
         tracing::debug!(job_id = %job.id, connector_id = %connector_id, "connector busy with another job");
         return Ok(None);
     }
+    claim_with_lock(ctx, job, &connector).await
+}
+
+/// Takes the connector lock with a write conditional on the version of `connector`
+/// (as read by the caller, locked or not: a take-over passes a connector whose
+/// holder is gone), then claims `job` conditionally. `None` when either write lost
+/// a race; the lock is released again if the job was lost.
+pub async fn claim_with_lock(
+    ctx: &ServiceContext,
+    job: &Versioned<SyncJob>,
+    connector: &Versioned<Connector>,
+) -> Result<Option<Versioned<SyncJob>>, EsError> {
+    let connector_id = &connector.id;
     match ctx
         .client
         .update_connector_doc(
@@ -94,7 +107,13 @@ pub async fn claim(
         }
         other => {
             // Lost the job: release the connector lock we took.
-            let release = serde_json::json!({"last_sync_status": connector.doc.last_sync_status});
+            let previous = match connector.doc.last_sync_status {
+                // Taking over a dead holder's lock and then losing the job: do not
+                // put the dead lock back.
+                Some(JobStatus::InProgress) => Some(JobStatus::Error),
+                s => s,
+            };
+            let release = serde_json::json!({ "last_sync_status": previous });
             if let Err(e) = ctx
                 .client
                 .update_connector_doc(connector_id, &release, None)

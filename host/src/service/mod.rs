@@ -8,6 +8,7 @@ mod connectors;
 pub mod context;
 pub mod docs;
 pub mod executor;
+pub mod lock;
 pub mod runner;
 pub mod schedule;
 pub mod schema;

@@ -14,9 +14,11 @@ use super::context::{
 };
 use super::docs::{self, Counters, Terminal};
 use super::values::{effective_values, missing_fields};
+use crate::elasticsearch::EsError;
 use crate::elasticsearch::{JobStats, JobStatus, JobType, SyncJob, Versioned};
+use crate::metrics;
 use crate::plugins::{JobKind, LoadedPlugin, SyncRequest};
-use crate::sync::{run_sync, BulkTarget, SyncJobSpec, SyncResult, SyncStats};
+use crate::sync::{run_sync, BulkTarget, Failures, SyncJobSpec, SyncResult, SyncStats};
 
 /// How a job ended.
 #[derive(Debug, Clone)]
@@ -24,6 +26,11 @@ pub struct JobEnd {
     pub status: Terminal,
     pub error: Option<String>,
     pub counters: Counters,
+    /// Documents left unindexed after their retries (a `completed` job with any is
+    /// "completed with failures"), with the first reasons.
+    pub failures: Failures,
+    /// The job document could not be written because it no longer exists.
+    pub job_missing: bool,
 }
 
 /// Runs a job this process has claimed, then writes its end.
@@ -44,6 +51,7 @@ pub async fn run_claimed_job(
         "job started"
     );
 
+    metrics::job_started();
     // Reports progress and watches the job document while the sync runs.
     let watcher = tokio::spawn(watch_job(
         ctx.clone(),
@@ -54,15 +62,26 @@ pub async fn run_claimed_job(
     let outcome = execute(&ctx, &job, &control, &progress).await;
     watcher.abort();
 
-    let (status, error, stats, cursor) = match outcome {
-        Ok((SyncResult::Ok, stats, cursor)) => (Terminal::Completed, None, stats, cursor),
-        Ok((SyncResult::Canceled, stats, _)) => match control.reason() {
-            Some(StopReason::Shutdown) => (Terminal::Suspended, None, stats, None),
-            Some(StopReason::Lost(why)) => (Terminal::Error, Some(why), stats, None),
-            _ => (Terminal::Canceled, None, stats, None),
-        },
-        Ok((SyncResult::Failed(reason), stats, _)) => (Terminal::Error, Some(reason), stats, None),
-        Err(reason) => (Terminal::Error, Some(reason), SyncStats::default(), None),
+    let (status, error, stats, cursor, failures) = match outcome {
+        Ok(e) => {
+            let (status, error, cursor) = match e.result {
+                SyncResult::Ok => (Terminal::Completed, None, e.cursor),
+                SyncResult::Canceled => match control.reason() {
+                    Some(StopReason::Shutdown) => (Terminal::Suspended, None, None),
+                    Some(StopReason::Lost(why)) => (Terminal::Error, Some(why), None),
+                    _ => (Terminal::Canceled, None, None),
+                },
+                SyncResult::Failed(reason) => (Terminal::Error, Some(reason), None),
+            };
+            (status, error, e.stats, cursor, e.failures)
+        }
+        Err(reason) => (
+            Terminal::Error,
+            Some(reason),
+            SyncStats::default(),
+            None,
+            Failures::default(),
+        ),
     };
     let index = job.doc.connector.index_name.clone().unwrap_or_default();
     let total_document_count = if status == Terminal::Completed && stats.total_document_count > 0 {
@@ -78,26 +97,61 @@ pub async fn run_claimed_job(
         total_document_count,
     };
 
-    finish(&ctx, &job, status, error.as_deref(), &counters, cursor).await;
-    tracing::info!(
-        job_id = %job_id,
-        connector_id = %connector_id,
-        status = status.as_str(),
-        error = error.as_deref().unwrap_or(""),
-        indexed = counters.indexed_document_count,
-        deleted = counters.deleted_document_count,
-        total = counters.total_document_count.unwrap_or(0),
-        duration_ms = started.elapsed().as_millis() as u64,
-        "job ended"
-    );
+    let job_missing = finish(
+        &ctx,
+        &job,
+        status,
+        error.as_deref(),
+        &counters,
+        &failures,
+        cursor,
+    )
+    .await;
+    metrics::job_ended(&connector_id, status.as_str(), failures.count);
+    let duration_ms = started.elapsed().as_millis() as u64;
+    if status == Terminal::Completed && failures.count > 0 {
+        tracing::warn!(
+            job_id = %job_id,
+            connector_id = %connector_id,
+            status = status.as_str(),
+            failed_documents = failures.count,
+            first_failures = %failures.first.join(" | "),
+            indexed = counters.indexed_document_count,
+            deleted = counters.deleted_document_count,
+            total = counters.total_document_count.unwrap_or(0),
+            duration_ms,
+            "job ended: completed with failures (documents left unindexed; see the job's metadata)"
+        );
+    } else {
+        tracing::info!(
+            job_id = %job_id,
+            connector_id = %connector_id,
+            status = status.as_str(),
+            error = error.as_deref().unwrap_or(""),
+            failed_documents = failures.count,
+            indexed = counters.indexed_document_count,
+            deleted = counters.deleted_document_count,
+            total = counters.total_document_count.unwrap_or(0),
+            duration_ms,
+            "job ended"
+        );
+    }
     JobEnd {
         status,
         error,
         counters,
+        failures,
+        job_missing,
     }
 }
 
-type Executed = (SyncResult, SyncStats, Option<String>);
+/// What the sync returned.
+struct Executed {
+    result: SyncResult,
+    stats: SyncStats,
+    cursor: Option<String>,
+    failures: Failures,
+}
 
 /// Everything between claim and end; `Err` is a failure before the sync started.
 async fn execute(
@@ -177,7 +231,12 @@ async fn execute(
         .map_err(|e| e.to_string())?;
     let target: Arc<dyn BulkTarget> = Arc::new(ctx.data_client(&snapshot.id));
     let outcome = run_sync(&spec, &mut source, target, progress, control.token()).await;
-    Ok((outcome.result, outcome.stats, outcome.cursor))
+    Ok(Executed {
+        result: outcome.result,
+        stats: outcome.stats,
+        cursor: outcome.cursor,
+        failures: outcome.failures,
+    })
 }
 
 /// The job's active advanced rules, validated by the plugin; `None` when empty.
@@ -262,9 +321,13 @@ async fn watch_job(
                     other.as_str()
                 ))),
             },
-            Ok(None) => control.stop(StopReason::Lost(
-                "the job document was deleted while the job ran".into(),
-            )),
+            Ok(None) => {
+                tracing::error!(job_id = %job_id, "the job document no longer exists; stopping the job");
+                control.stop(StopReason::Lost(
+                    "the job document no longer exists (deleted while the job ran)".into(),
+                ));
+                return;
+            }
             Err(e) => {
                 tracing::warn!(job_id = %job_id, error = %e, "could not check the job; retrying")
             }
@@ -280,6 +343,14 @@ async fn watch_job(
                 metadata: None,
             };
             match ctx.client.put_sync_job_stats(&job_id, &body).await {
+                Err(e) if e.is_not_found() => {
+                    // Not transient: the job is gone (deleted, or Elasticsearch lost it).
+                    tracing::error!(job_id = %job_id, error = %e, "the job document no longer exists; stopping the job");
+                    control.stop(StopReason::Lost(
+                        "the job document no longer exists (deleted while the job ran)".into(),
+                    ));
+                    return;
+                }
                 Ok(()) => {
                     if stats != reported {
                         tracing::info!(
@@ -314,19 +385,41 @@ async fn total_count(ctx: &ServiceContext, connector_id: &str, index: &str) -> O
     client.count(index).await.ok()
 }
 
-/// Terminal writes: the job document, then the connector (`sync_done`).
+/// Terminal writes: the job document, then the connector (`sync_done`). Returns
+/// true when the job document no longer exists (then the connector records
+/// "Couldn't find the job", as Elastic's service does).
 async fn finish(
     ctx: &ServiceContext,
     job: &Versioned<SyncJob>,
     status: Terminal,
     error: Option<&str>,
     counters: &Counters,
+    failures: &Failures,
     cursor: Option<String>,
-) {
+) -> bool {
     let now = Utc::now();
-    let job_doc = docs::job_terminated(status, error, counters, now);
-    if let Err(e) = ctx.client.update_job_doc(&job.id, &job_doc, None).await {
-        tracing::error!(job_id = %job.id, error = %e, "could not write the job's end");
+    let job_doc = docs::job_terminated(status, error, counters, failures, now);
+    let missing = match ctx.client.update_job_doc(&job.id, &job_doc, None).await {
+        Ok(_) => false,
+        Err(e) if is_document_missing(&e) => {
+            tracing::error!(job_id = %job.id, error = %e, "the job document no longer exists; its end cannot be recorded on it");
+            true
+        }
+        Err(e) => {
+            tracing::error!(job_id = %job.id, error = %e, "could not write the job's end");
+            false
+        }
+    };
+    if missing {
+        let doc = docs::connector_job_missing(now);
+        if let Err(e) = ctx
+            .client
+            .update_connector_doc(&job.doc.connector.id, &doc, None)
+            .await
+        {
+            tracing::error!(job_id = %job.id, connector_id = %job.doc.connector.id, error = %e, "could not update the connector after the job");
+        }
+        return true;
     }
     let cursor: Option<Value> = cursor.and_then(|c| serde_json::from_str(&c).ok());
     if status == Terminal::Completed && cursor.is_some() {
@@ -348,4 +441,10 @@ async fn finish(
     {
         tracing::error!(job_id = %job.id, connector_id = %job.doc.connector.id, error = %e, "could not update the connector after the job");
     }
+    false
+}
+
+/// 404 on a document write (`document_missing_exception`, or the index is gone).
+fn is_document_missing(e: &EsError) -> bool {
+    e.is_not_found()
 }

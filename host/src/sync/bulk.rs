@@ -1,17 +1,23 @@
-//! Sends one batch with retries and reports every item's final outcome.
+//! One `_bulk` request and the verdict on each of its items.
 //!
-//! Only retryable items (429 and 5xx) are re-sent, with exponential backoff; a
-//! transient failure of the whole request re-sends what is still pending. Each item
-//! gets exactly one final outcome, so counters stay exact however often it was tried.
+//! A request that fails as a whole with a transient error (429/5xx/connection) is
+//! sent again here, holding its slot: Elasticsearch answered nothing useful. Items
+//! that fail *inside* an answered request are not retried here: each gets a
+//! [`Verdict::Retry`] with a delay, and the job puts it in its retry queue, so the
+//! request's slot is free at once and good items are done when they are done.
+//! Rejections (per-item 429) are retried by time (`rejection_timeout`), 5xx by count
+//! (`bulk_max_retries`). Each item ends with exactly one final outcome, so counters
+//! stay exact however often it was tried.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
-use super::batcher::Batch;
 use super::errors::ItemError;
 use super::settings::SyncSettings;
 use super::traits::{BulkAction, BulkItemResult, BulkOp, BulkTarget, TargetError};
+use crate::metrics::{self, BulkRequestOutcome};
 
 /// The final outcome of one operation.
 #[derive(Debug, Clone, PartialEq)]
@@ -27,23 +33,96 @@ pub enum ItemOutcome {
     Noop,
     /// Failed for good.
     Failed(ItemError),
-    /// Never confirmed: the job was canceled (or failed) while the item waited to be
-    /// retried. Counted nowhere.
+    /// Never confirmed: the job was canceled (or failed) before the item got an
+    /// answer or while it waited to be retried. Counted nowhere.
     Abandoned,
 }
 
-/// What came of one batch.
+/// What travels with an op from one attempt to the next.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ItemState {
+    /// Body bytes of the document (0 for deletes), for `indexed_document_volume`.
+    pub doc_bytes: u64,
+    /// Attempts made so far.
+    pub attempts: u32,
+    /// Per-item 5xx answers so far.
+    pub server_errors: u32,
+    /// Per-item 429 answers so far.
+    pub rejections: u32,
+    /// When the first 429 came.
+    pub rejected_since: Option<Instant>,
+}
+
+impl ItemState {
+    /// A document not sent yet.
+    pub fn new(doc_bytes: u64) -> Self {
+        Self {
+            doc_bytes,
+            ..Self::default()
+        }
+    }
+}
+
+/// Why an item is sent again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetryReason {
+    /// Per-item 429 (`es_rejected_execution_exception`).
+    Rejected,
+    /// Per-item 5xx.
+    ServerError,
+}
+
+impl RetryReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Rejected => "rejected",
+            Self::ServerError => "server_error",
+        }
+    }
+}
+
+/// What becomes of one item of an answered request.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    Done(ItemOutcome),
+    /// Send it again after `delay`.
+    Retry {
+        delay: Duration,
+        reason: RetryReason,
+    },
+}
+
+/// One request to send: ops and their states, in the same order.
 #[derive(Debug, Default)]
-pub struct BatchReport {
-    /// In request order.
-    pub outcomes: Vec<ItemOutcome>,
-    /// Item re-sends.
-    pub retried: u64,
+pub struct Request {
+    pub ops: Vec<BulkOp>,
+    pub states: Vec<ItemState>,
+}
+
+impl Request {
+    pub fn len(&self) -> usize {
+        self.ops.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
+}
+
+/// What came of one request: the ops back (a retried item is re-queued as is), their
+/// updated states and verdicts, all in request order.
+#[derive(Debug, Default)]
+pub struct RequestReport {
+    pub ops: Vec<BulkOp>,
+    pub states: Vec<ItemState>,
+    pub verdicts: Vec<Verdict>,
+    /// Whole-request re-sends made.
+    pub request_retries: u64,
     /// Set when the request failed as a whole for good; the job fails with it.
     pub fatal: Option<String>,
 }
 
-/// Request-level settings shared by every batch of a job.
+/// Request-level settings shared by every request of a job.
 #[derive(Debug, Clone)]
 pub struct BulkContext {
     pub index: String,
@@ -51,115 +130,132 @@ pub struct BulkContext {
     pub settings: SyncSettings,
 }
 
-fn is_retryable(status: u16) -> bool {
-    status == 429 || status >= 500
-}
-
-/// Sends `batch` until every item has a final outcome, retries are exhausted, or
-/// `stop` fires (then pending items are [`ItemOutcome::Abandoned`]).
-pub async fn send_batch(
+/// Sends `request` once (re-sending it as a whole on transient failures, at most
+/// `bulk_max_retries` times) and judges every item. When `stop` fires while waiting
+/// to re-send, every item is [`ItemOutcome::Abandoned`].
+pub async fn send_request(
     target: Arc<dyn BulkTarget>,
     ctx: Arc<BulkContext>,
-    batch: Batch,
+    request: Request,
     stop: CancellationToken,
-) -> BatchReport {
-    let Batch { ops, doc_bytes, .. } = batch;
-    let n = ops.len();
-    let mut outcomes: Vec<Option<ItemOutcome>> = vec![None; n];
-    let mut pending: Vec<usize> = (0..n).collect();
-    let mut retries_done = 0u32;
-    let mut report = BatchReport::default();
-    let max = ctx.settings.bulk_max_retries;
-
-    while !pending.is_empty() {
-        let resent: Vec<BulkOp>;
-        let request: &[BulkOp] = if pending.len() == n {
-            &ops
-        } else {
-            resent = pending
-                .iter()
-                .filter_map(|&i| ops.get(i).cloned())
-                .collect();
-            &resent
-        };
-        let result = target
-            .bulk(&ctx.index, ctx.pipeline.as_deref(), request)
-            .await;
-        let items = match result {
-            Ok(items) if items.len() == request.len() => items,
+) -> RequestReport {
+    let Request { ops, mut states } = request;
+    let settings = &ctx.settings;
+    let mut report = RequestReport::default();
+    let mut tries = 0u32;
+    let items = loop {
+        let started = Instant::now();
+        let result = target.bulk(&ctx.index, ctx.pipeline.as_deref(), &ops).await;
+        let took = started.elapsed();
+        match result {
+            Ok(items) if items.len() == ops.len() => {
+                metrics::bulk_request(BulkRequestOutcome::Ok, took);
+                break items;
+            }
             Ok(items) => {
+                metrics::bulk_request(BulkRequestOutcome::Failed, took);
                 report.fatal = Some(format!(
                     "bulk response has {} items for {} operations",
                     items.len(),
-                    request.len()
+                    ops.len()
                 ));
-                break;
             }
             Err(TargetError::Fatal(m)) => {
+                metrics::bulk_request(BulkRequestOutcome::Failed, took);
                 report.fatal = Some(non_empty(m, "bulk request rejected"));
-                break;
+            }
+            Err(TargetError::Transient(m)) if tries >= settings.bulk_max_retries => {
+                metrics::bulk_request(BulkRequestOutcome::Failed, took);
+                report.fatal = Some(format!(
+                    "bulk request still failing after {} attempts: {}",
+                    tries + 1,
+                    non_empty(m, "transient error")
+                ));
             }
             Err(TargetError::Transient(m)) => {
-                if retries_done >= max {
-                    report.fatal = Some(format!(
-                        "bulk request still failing after {} attempts: {}",
-                        retries_done + 1,
-                        non_empty(m, "transient error")
-                    ));
-                    break;
-                }
-                retries_done += 1;
-                tracing::warn!(index = %ctx.index, attempt = retries_done, error = %m, "bulk request failed, retrying");
-                if !wait(&ctx.settings, retries_done, &stop).await {
-                    break;
-                }
-                continue;
-            }
-        };
-        let mut retry = Vec::new();
-        for (&i, item) in pending.iter().zip(items) {
-            let (Some(op), Some(slot)) = (ops.get(i), outcomes.get_mut(i)) else {
-                continue;
-            };
-            match classify(op, &item, doc_bytes.get(i).copied().unwrap_or(0)) {
-                Classified::Done(o) => *slot = Some(o),
-                Classified::Retry if retries_done < max => retry.push(i),
-                Classified::Retry => {
-                    let (error_type, reason) = item.error.clone().unwrap_or_default();
-                    *slot = Some(ItemOutcome::Failed(ItemError {
-                        id: op.id.clone(),
-                        action: op.action,
-                        status: item.status,
-                        error_type: non_empty(error_type, "retries_exhausted"),
-                        reason: format!(
-                            "still failing after {} attempts: {}",
-                            retries_done + 1,
-                            non_empty(reason, "no reason given")
-                        ),
-                    }))
+                metrics::bulk_request(BulkRequestOutcome::Retried, took);
+                tries += 1;
+                report.request_retries += 1;
+                tracing::warn!(index = %ctx.index, attempt = tries, error = %m, "bulk request failed, retrying");
+                if wait(settings.backoff(tries), &stop).await {
+                    continue;
                 }
             }
         }
-        pending = retry;
-        if !pending.is_empty() {
-            retries_done += 1;
-            report.retried += pending.len() as u64;
-            tracing::debug!(index = %ctx.index, items = pending.len(), attempt = retries_done, "retrying bulk items");
-            if !wait(&ctx.settings, retries_done, &stop).await {
-                break;
+        // Failed for good, or stopped while waiting: nothing was confirmed.
+        report.verdicts = vec![Verdict::Done(ItemOutcome::Abandoned); ops.len()];
+        report.ops = ops;
+        report.states = states;
+        return report;
+    };
+    let now = Instant::now();
+    report.verdicts = ops
+        .iter()
+        .zip(states.iter_mut())
+        .zip(items)
+        .map(|((op, state), item)| judge(op, state, &item, settings, now))
+        .collect();
+    report.ops = ops;
+    report.states = states;
+    report
+}
+
+/// The verdict on one answered item; updates its state.
+fn judge(
+    op: &BulkOp,
+    state: &mut ItemState,
+    item: &BulkItemResult,
+    settings: &SyncSettings,
+    now: Instant,
+) -> Verdict {
+    state.attempts += 1;
+    let retry_reason = match classify(op, item, state.doc_bytes) {
+        Classified::Done(o) => return Verdict::Done(o),
+        Classified::Retry(r) => r,
+    };
+    let (error_type, reason) = item.error.clone().unwrap_or_default();
+    let give_up = |why: String| {
+        Verdict::Done(ItemOutcome::Failed(ItemError {
+            id: op.id.clone(),
+            action: op.action,
+            status: item.status,
+            error_type: non_empty(error_type.clone(), "retries_exhausted"),
+            reason: format!("{why}: {}", non_empty(reason.clone(), "no reason given")),
+        }))
+    };
+    match retry_reason {
+        RetryReason::Rejected => {
+            state.rejections += 1;
+            let since = *state.rejected_since.get_or_insert(now);
+            let waited = now.saturating_duration_since(since);
+            if waited >= settings.rejection_timeout {
+                return give_up(format!(
+                    "still rejected after {} attempts over {} s (sync.bulk_rejection_timeout)",
+                    state.attempts,
+                    waited.as_secs()
+                ));
+            }
+            Verdict::Retry {
+                delay: settings.rejection_delay(state.rejections),
+                reason: RetryReason::Rejected,
+            }
+        }
+        RetryReason::ServerError => {
+            state.server_errors += 1;
+            if state.server_errors > settings.bulk_max_retries {
+                return give_up(format!("still failing after {} attempts", state.attempts));
+            }
+            Verdict::Retry {
+                delay: settings.backoff(state.server_errors),
+                reason: RetryReason::ServerError,
             }
         }
     }
-    report.outcomes = outcomes
-        .into_iter()
-        .map(|o| o.unwrap_or(ItemOutcome::Abandoned))
-        .collect();
-    report
 }
 
 enum Classified {
     Done(ItemOutcome),
-    Retry,
+    Retry(RetryReason),
 }
 
 fn classify(op: &BulkOp, item: &BulkItemResult, bytes: u64) -> Classified {
@@ -178,8 +274,11 @@ fn classify(op: &BulkOp, item: &BulkItemResult, bytes: u64) -> Classified {
     if op.action == BulkAction::Delete && item.status == 404 && result == Some("not_found") {
         return Classified::Done(ItemOutcome::NotFound);
     }
-    if is_retryable(item.status) {
-        return Classified::Retry;
+    if item.status == 429 {
+        return Classified::Retry(RetryReason::Rejected);
+    }
+    if item.status >= 500 {
+        return Classified::Retry(RetryReason::ServerError);
     }
     let (error_type, reason) = item.error.clone().unwrap_or_else(|| {
         (
@@ -196,11 +295,11 @@ fn classify(op: &BulkOp, item: &BulkItemResult, bytes: u64) -> Classified {
     }))
 }
 
-/// Sleeps the backoff for `attempt`; `false` when `stop` fired first.
-async fn wait(settings: &SyncSettings, attempt: u32, stop: &CancellationToken) -> bool {
+/// Sleeps `delay`; `false` when `stop` fired first.
+pub async fn wait(delay: Duration, stop: &CancellationToken) -> bool {
     tokio::select! {
         _ = stop.cancelled() => false,
-        _ = tokio::time::sleep(settings.backoff(attempt)) => true,
+        _ = tokio::time::sleep(delay) => true,
     }
 }
 
@@ -210,5 +309,94 @@ pub fn non_empty(s: String, fallback: &str) -> String {
         fallback.to_string()
     } else {
         s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn op() -> BulkOp {
+        BulkOp {
+            action: BulkAction::Index,
+            id: "a".into(),
+            source: Some(b"{}".to_vec()),
+        }
+    }
+
+    fn answer(status: u16) -> BulkItemResult {
+        BulkItemResult {
+            status,
+            result: None,
+            error: Some((
+                "es_rejected_execution_exception".into(),
+                "queue full".into(),
+            )),
+        }
+    }
+
+    #[test]
+    fn rejections_are_retried_by_time_server_errors_by_count() {
+        let settings = SyncSettings {
+            bulk_max_retries: 2,
+            rejection_timeout: Duration::from_secs(60),
+            ..SyncSettings::default()
+        };
+        let t0 = Instant::now();
+        let mut s = ItemState::new(2);
+        for i in 0..50 {
+            // Many rejections within the timeout: still retried.
+            let v = judge(
+                &op(),
+                &mut s,
+                &answer(429),
+                &settings,
+                t0 + Duration::from_secs(i),
+            );
+            assert!(
+                matches!(v, Verdict::Retry { reason: RetryReason::Rejected, delay } if delay <= settings.rejection_backoff_max),
+                "{v:?}"
+            );
+        }
+        let v = judge(
+            &op(),
+            &mut s,
+            &answer(429),
+            &settings,
+            t0 + Duration::from_secs(61),
+        );
+        let Verdict::Done(ItemOutcome::Failed(e)) = v else {
+            panic!("{v:?}")
+        };
+        assert!(
+            e.reason
+                .contains("still rejected after 51 attempts over 61 s"),
+            "{e}"
+        );
+        assert_eq!(e.status, 429);
+
+        let mut s = ItemState::new(2);
+        for _ in 0..2 {
+            assert!(matches!(
+                judge(&op(), &mut s, &answer(503), &settings, t0),
+                Verdict::Retry {
+                    reason: RetryReason::ServerError,
+                    ..
+                }
+            ));
+        }
+        let v = judge(&op(), &mut s, &answer(503), &settings, t0);
+        let Verdict::Done(ItemOutcome::Failed(e)) = v else {
+            panic!("{v:?}")
+        };
+        assert!(e.reason.contains("still failing after 3 attempts"), "{e}");
+    }
+
+    #[test]
+    fn rejection_delays_stay_short() {
+        let s = SyncSettings::default();
+        let total: Duration = (1..=12).map(|a| s.rejection_delay(a)).sum();
+        assert!(total <= Duration::from_secs(10), "{total:?}");
+        assert!(s.rejection_delay(1) <= Duration::from_millis(50));
     }
 }

@@ -6,6 +6,12 @@
 //! sends `doc_as_upsert` (`noop` when nothing changes); `delete` answers `not_found`
 //! (404) for missing ids; `count` and `delete_where_not` see only what the last
 //! `refresh` made searchable. Faults can be injected per item and per request.
+//!
+//! Index identity and mapping are modelled too: every index gets a new uuid when it
+//! is created; `prepare_index` maps the sync stamp as `keyword`, while an index that
+//! a bulk request auto-creates maps it dynamically as `text` — and then, as in
+//! Elasticsearch, a `term` query on it matches nothing, so `delete_where_not`
+//! deletes everything. Tests can delete an index in the middle of a sync.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -16,17 +22,48 @@ use async_trait::async_trait;
 use serde_json::{Map, Value as Json};
 
 use super::traits::{
-    BulkAction, BulkItemResult, BulkOp, BulkTarget, DocumentSource, SourceError, TargetError,
+    BulkAction, BulkItemResult, BulkOp, BulkTarget, DocumentSource, IndexInfo, SourceError,
+    StampMapping, TargetError, SYNC_STAMP_FIELD,
 };
 use crate::document::{Document, Operation, Value};
 
 type ItemFaultFn = dyn Fn(&BulkOp) -> Option<(u16, String, String)> + Send + Sync;
 
-#[derive(Default)]
 struct MemIndex {
     docs: BTreeMap<String, Json>,
     /// What the last refresh made searchable.
     searchable: BTreeMap<String, Json>,
+    uuid: String,
+    /// Mapping type of the sync stamp; `None` until mapped.
+    stamp_type: Option<String>,
+    /// Whether a `text` stamp has the `keyword` sub-field dynamic mapping adds.
+    stamp_keyword_sub: bool,
+}
+
+static NEXT_UUID: AtomicU64 = AtomicU64::new(1);
+
+impl MemIndex {
+    fn new() -> Self {
+        Self {
+            docs: BTreeMap::new(),
+            searchable: BTreeMap::new(),
+            uuid: format!("mem-uuid-{}", NEXT_UUID.fetch_add(1, Ordering::SeqCst)),
+            stamp_type: None,
+            stamp_keyword_sub: false,
+        }
+    }
+
+    /// Whether a `term` query on `field` (the stamp or its sub-field) matches `value`.
+    fn stamp_matches(&self, field: &str, doc: &Json, value: &str) -> bool {
+        let usable = if field == SYNC_STAMP_FIELD {
+            self.stamp_type.as_deref() == Some("keyword")
+        } else {
+            self.stamp_type.as_deref() == Some("text")
+                && self.stamp_keyword_sub
+                && field == format!("{SYNC_STAMP_FIELD}.keyword")
+        };
+        usable && doc.get(SYNC_STAMP_FIELD).and_then(Json::as_str) == Some(value)
+    }
 }
 
 #[derive(Default)]
@@ -40,6 +77,8 @@ struct State {
     attempts: HashMap<String, u32>,
     fail_count: Option<TargetError>,
     fail_delete_where_not: Option<TargetError>,
+    /// Deletes this index when the bulk call with this number (1-based) arrives.
+    delete_at_bulk: Option<(u64, String)>,
 }
 
 /// An Elasticsearch stand-in held in memory.
@@ -73,10 +112,15 @@ impl MemoryTarget {
             .store(latency.as_millis() as u64, Ordering::SeqCst);
     }
 
-    /// Stores a document as already indexed and searchable.
+    /// Stores a document as already indexed and searchable (creating the index,
+    /// with the stamp mapped as `keyword`, when missing).
     pub fn insert(&self, index: &str, id: &str, body: Json) {
         let mut st = self.lock();
-        let idx = st.indices.entry(index.to_string()).or_default();
+        let idx = st.indices.entry(index.to_string()).or_insert_with(|| {
+            let mut i = MemIndex::new();
+            i.stamp_type = Some("keyword".into());
+            i
+        });
         idx.docs.insert(id.to_string(), body.clone());
         idx.searchable.insert(id.to_string(), body);
     }
@@ -139,6 +183,31 @@ impl MemoryTarget {
         self.lock().indices.contains_key(index)
     }
 
+    /// Deletes the index now (as `DELETE /<index>` would).
+    pub fn delete_index(&self, index: &str) {
+        self.lock().indices.remove(index);
+    }
+
+    /// Deletes the index when bulk call number `call` (1-based) arrives, before
+    /// applying it: that request auto-creates the index again, dynamically mapped.
+    pub fn delete_index_at_bulk_call(&self, index: &str, call: u64) {
+        self.lock().delete_at_bulk = Some((call, index.to_string()));
+    }
+
+    /// Sets how the index maps the sync stamp (e.g. `text`), and whether it has a
+    /// `keyword` sub-field.
+    pub fn set_stamp_mapping(&self, index: &str, ty: &str, keyword_sub: bool) {
+        if let Some(i) = self.lock().indices.get_mut(index) {
+            i.stamp_type = Some(ty.to_string());
+            i.stamp_keyword_sub = keyword_sub;
+        }
+    }
+
+    /// The index's uuid, when it exists.
+    pub fn uuid(&self, index: &str) -> Option<String> {
+        self.lock().indices.get(index).map(|i| i.uuid.clone())
+    }
+
     /// The `pipeline` parameter of every bulk call, in order.
     pub fn pipelines(&self) -> Vec<Option<String>> {
         self.lock().pipelines.clone()
@@ -180,7 +249,21 @@ impl MemoryTarget {
         if let Some((status, error_type, reason)) = injected {
             return err(status, &error_type, &reason);
         }
-        let idx = st.indices.entry(index.to_string()).or_default();
+        let idx = st
+            .indices
+            .entry(index.to_string())
+            .or_insert_with(MemIndex::new);
+        if idx.stamp_type.is_none()
+            && op.action != BulkAction::Delete
+            && op.source.as_deref().is_some_and(|b| {
+                b.windows(SYNC_STAMP_FIELD.len())
+                    .any(|w| w == SYNC_STAMP_FIELD.as_bytes())
+            })
+        {
+            // Dynamic mapping of a string field: text + `.keyword`.
+            idx.stamp_type = Some("text".into());
+            idx.stamp_keyword_sub = true;
+        }
         match op.action {
             BulkAction::Index => {
                 let Some(body) = parse_object(op.source.as_deref()) else {
@@ -266,8 +349,49 @@ fn merge(target: &mut Json, partial: Map<String, Json>) {
 impl BulkTarget for MemoryTarget {
     async fn prepare_index(&self, index: &str) -> Result<(), TargetError> {
         self.prepare_calls.fetch_add(1, Ordering::SeqCst);
-        self.lock().indices.entry(index.to_string()).or_default();
+        let mut st = self.lock();
+        let idx = st
+            .indices
+            .entry(index.to_string())
+            .or_insert_with(MemIndex::new);
+        // Adding the keyword mapping works only where the field is not mapped yet.
+        idx.stamp_type.get_or_insert_with(|| "keyword".into());
         Ok(())
+    }
+
+    async fn index_info(&self, index: &str) -> Result<Option<IndexInfo>, TargetError> {
+        Ok(self.lock().indices.get(index).map(|i| IndexInfo {
+            uuids: vec![(index.to_string(), i.uuid.clone())],
+            stamps: vec![(
+                index.to_string(),
+                StampMapping {
+                    ty: i.stamp_type.clone(),
+                    keyword_subfield: i
+                        .stamp_keyword_sub
+                        .then(|| ("keyword".to_string(), Some(256))),
+                },
+            )],
+        }))
+    }
+
+    async fn count_where(&self, index: &str, field: &str, value: &str) -> Result<u64, TargetError> {
+        let st = self.lock();
+        let idx = st.indices.get(index).ok_or_else(|| {
+            TargetError::Fatal(format!(
+                "index_not_found_exception: no such index [{index}]"
+            ))
+        })?;
+        Ok(idx
+            .searchable
+            .values()
+            .filter(|d| {
+                if field.starts_with(SYNC_STAMP_FIELD) {
+                    idx.stamp_matches(field, d, value)
+                } else {
+                    d.get(field).and_then(Json::as_str) == Some(value)
+                }
+            })
+            .count() as u64)
     }
 
     async fn bulk(
@@ -283,8 +407,15 @@ impl BulkTarget for MemoryTarget {
         if latency > 0 {
             tokio::time::sleep(Duration::from_millis(latency)).await;
         }
+        let call = self.bulk_calls.load(Ordering::SeqCst);
         let out = {
             let mut st = self.lock();
+            if let Some((at, name)) = st.delete_at_bulk.clone() {
+                if at == call {
+                    st.indices.remove(&name);
+                    st.delete_at_bulk = None;
+                }
+            }
             st.pipelines.push(pipeline.map(str::to_string));
             match st.request_faults.pop_front() {
                 Some(e) => Err(e),
@@ -344,11 +475,19 @@ impl BulkTarget for MemoryTarget {
                 "index_not_found_exception: no such index [{index}]"
             )));
         };
-        let stale = |doc: &Json| doc.get(field).and_then(Json::as_str) != Some(value);
+        // A `must_not term`: on a stamp that is not a keyword the term matches
+        // nothing, so every document is "stale" — Elasticsearch's behaviour too.
+        let stale = |idx: &MemIndex, doc: &Json| {
+            if field.starts_with(SYNC_STAMP_FIELD) {
+                !idx.stamp_matches(field, doc, value)
+            } else {
+                doc.get(field).and_then(Json::as_str) != Some(value)
+            }
+        };
         let candidates: Vec<String> = idx
             .searchable
             .iter()
-            .filter(|(_, d)| stale(d))
+            .filter(|(_, d)| stale(idx, d))
             .map(|(id, _)| id.clone())
             .collect();
         let mut deleted = 0;
@@ -356,7 +495,7 @@ impl BulkTarget for MemoryTarget {
             idx.searchable.remove(&id);
             // Like delete-by-query with conflicts=proceed: a document rewritten since
             // the refresh is a version conflict and stays.
-            if idx.docs.get(&id).is_some_and(stale) {
+            if idx.docs.get(&id).is_some_and(|d| stale(idx, d)) {
                 idx.docs.remove(&id);
                 deleted += 1;
             }

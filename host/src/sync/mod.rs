@@ -19,7 +19,10 @@ mod traits;
 mod tests;
 
 pub use errors::{ErrorMonitor, ItemError, TooManyErrors};
-pub use job::{run_sync, JobType, SpecError, SyncJobSpec, SyncOutcome, SyncResult};
+pub use job::{
+    run_sync, Failures, JobType, SpecError, SyncJobSpec, SyncOutcome, SyncResult,
+    MAX_FAILURE_SAMPLES,
+};
 pub use pipeline::{effective_id, PipelineSettings, MAX_ID_BYTES};
 pub use rules::{
     validate_basic_rules, validation_json, BasicRule, FilterValidationError, ValidationState,

@@ -28,6 +28,7 @@ fn settings() -> SyncSettings {
 fn spec(job_type: JobType) -> SyncJobSpec {
     SyncJobSpec {
         job_id: JOB.into(),
+        connector_id: "c1".into(),
         index_name: INDEX.into(),
         job_type,
         pipeline: PipelineSettings {
@@ -163,7 +164,7 @@ async fn retryable_items_are_retried_and_counted_once() {
 #[tokio::test]
 async fn exhausted_retries_and_permanent_errors_count_as_errors() {
     let target = MemoryTarget::new();
-    target.fail_item("d3", 429, "es_rejected_execution_exception", 3);
+    target.fail_item("d3", 503, "unavailable_shards_exception", 3);
     target.fail_item("d7", 400, "mapper_parsing_exception", 1);
     let mut s = spec(JobType::Full);
     s.settings.bulk_max_retries = 2;
@@ -705,4 +706,261 @@ async fn unchanged_update_is_a_noop_not_an_index() {
     assert_eq!(out.stats.noop_document_count, 1);
     assert_eq!(out.stats.indexed_document_count, 0);
     assert_eq!(out.stats.error_count, 0);
+}
+
+// ---- issue 10: retries that do not block the pipe, honest outcomes, guarded deletion
+
+#[tokio::test]
+async fn rejected_items_wait_outside_the_bulk_slots() {
+    // One item of each of 10 requests is rejected 3 times, 200 ms apart. Holding the
+    // slot (one slot here) for those backoffs would take 10 × 600 ms; in the retry
+    // queue they overlap with the other requests.
+    let target = MemoryTarget::new();
+    for b in 0..10 {
+        target.fail_item(
+            &format!("d{}", b * 10),
+            429,
+            "es_rejected_execution_exception",
+            3,
+        );
+    }
+    let s = SyncJobSpec {
+        settings: SyncSettings {
+            bulk_max_docs: 10,
+            bulk_concurrency: 1,
+            rejection_backoff: Duration::from_millis(200),
+            rejection_backoff_max: Duration::from_millis(200),
+            ..settings()
+        },
+        ..spec(JobType::Full)
+    };
+    let started = Instant::now();
+    let out = run(&s, &mut tracks(100, 10), &target).await;
+    let took = started.elapsed();
+    assert_eq!(out.result, SyncResult::Ok);
+    assert_eq!(out.stats.indexed_document_count, 100);
+    assert_eq!(out.stats.error_count, 0);
+    assert_eq!(out.stats.retried_item_count, 30);
+    assert_eq!(out.failures, Failures::default());
+    assert!(
+        took < Duration::from_secs(3),
+        "took {took:?}: retries held the slot"
+    );
+    assert_eq!(target.max_in_flight(), 1, "retries use the same slots");
+    assert_eq!(target.attempts("d0"), 4);
+    assert_eq!(target.attempts("d1"), 1);
+}
+
+#[tokio::test]
+async fn random_rejections_lose_nothing() {
+    let target = MemoryTarget::new();
+    target.fail_items_where(|_| {
+        (rand::random::<f64>() < 0.3).then(|| {
+            (
+                429,
+                "es_rejected_execution_exception".into(),
+                "rejected execution of coordinating operation".into(),
+            )
+        })
+    });
+    let s = SyncJobSpec {
+        settings: SyncSettings {
+            bulk_max_docs: 50,
+            bulk_concurrency: 2,
+            ..settings()
+        },
+        ..spec(JobType::Full)
+    };
+    let out = run(&s, &mut tracks(3000, 100), &target).await;
+    assert_eq!(out.result, SyncResult::Ok);
+    assert_eq!(out.stats.indexed_document_count, 3000);
+    assert_eq!(out.stats.error_count, 0);
+    assert!(out.stats.retried_item_count > 500, "{:?}", out.stats);
+    assert_eq!(out.failures.count, 0);
+    assert_eq!(target.ids(INDEX).len(), 3000);
+}
+
+#[tokio::test]
+async fn items_rejected_past_the_timeout_are_reported_not_hidden() {
+    let target = MemoryTarget::new();
+    target.insert(INDEX, "d3", old_doc("d3"));
+    target.insert(INDEX, "stale", old_doc("stale"));
+    // d3's index op is rejected forever; its protective stamp (an update) is not.
+    target.fail_items_where(|op| {
+        (op.id == "d3" && op.action == BulkAction::Index).then(|| {
+            (
+                429,
+                "es_rejected_execution_exception".into(),
+                "queue capacity reached".into(),
+            )
+        })
+    });
+    let mut s = spec(JobType::Full);
+    s.settings.rejection_timeout = Duration::from_millis(100);
+    let out = run(&s, &mut tracks(20, 20), &target).await;
+    assert_eq!(
+        out.result,
+        SyncResult::Ok,
+        "one failure is within the budget"
+    );
+    assert_eq!(out.stats.indexed_document_count, 19);
+    assert_eq!(out.stats.error_count, 1);
+    assert_eq!(out.failures.count, 1);
+    assert_eq!(out.failures.first.len(), 1);
+    let reason = &out.failures.first[0];
+    assert!(
+        reason.contains("'d3'") && reason.contains("429") && reason.contains("still rejected"),
+        "{reason}"
+    );
+    assert!(target.attempts("d3") > 3, "retried until the timeout");
+    assert_eq!(
+        target.doc(INDEX, "d3").expect("old copy kept")["name"],
+        "old"
+    );
+    assert!(target.doc(INDEX, "stale").is_none());
+}
+
+#[tokio::test]
+async fn oversized_documents_count_as_failures() {
+    let target = MemoryTarget::new();
+    let big = make_doc(
+        "big",
+        Operation::Index,
+        &[("body", Value::Text("x".repeat(5000)))],
+    );
+    let mut s = spec(JobType::Incremental);
+    s.settings.max_document_bytes = 4096;
+    let out = run(
+        &s,
+        &mut MemorySource::new(vec![vec![big, track(1)]]),
+        &target,
+    )
+    .await;
+    assert_eq!(out.result, SyncResult::Ok);
+    assert_eq!(out.failures.count, 1);
+    assert!(
+        out.failures.first[0].contains("max_document_bytes"),
+        "{:?}",
+        out.failures
+    );
+}
+
+#[tokio::test]
+async fn index_recreated_during_a_full_sync_fails_and_deletes_nothing() {
+    let target = MemoryTarget::new();
+    for i in 0..5 {
+        target.insert(INDEX, &format!("old-{i}"), old_doc("x"));
+    }
+    let before = target.uuid(INDEX).unwrap();
+    // The index is deleted just before the 2nd request, which recreates it with a
+    // dynamic (text) mapping of the stamp: the situation that once emptied an index.
+    target.delete_index_at_bulk_call(INDEX, 2);
+    let out = run(&spec(JobType::Full), &mut tracks(30, 10), &target).await;
+    let SyncResult::Failed(reason) = &out.result else {
+        panic!("{:?}", out.result)
+    };
+    assert!(
+        reason.contains("deleted and recreated while the sync ran")
+            && reason.contains(&before)
+            && reason.contains("Stale documents were not deleted")
+            && reason.contains("Run a full sync again"),
+        "{reason}"
+    );
+    assert_eq!(target.admin_calls().2, 0, "no delete_where_not");
+    assert_eq!(
+        target.ids(INDEX).len(),
+        20,
+        "what was written after the recreation stays"
+    );
+    assert_eq!(out.stats.indexed_document_count, 30);
+    assert_eq!(out.cursor, None);
+
+    // The next full sync refills it and deletes stale documents through the text
+    // stamp's keyword sub-field, after checking it finds every document it wrote.
+    target.insert(INDEX, "stale", old_doc("stale"));
+    target.set_stamp_mapping(INDEX, "text", true);
+    let out = run(&spec(JobType::Full), &mut tracks(30, 10), &target).await;
+    assert_eq!(out.result, SyncResult::Ok);
+    assert_eq!(out.stats.deleted_document_count, 1);
+    assert_eq!(target.ids(INDEX).len(), 30);
+
+    // After the user deletes it, a full sync recreates it with the keyword mapping.
+    target.delete_index(INDEX);
+    let out = run(&spec(JobType::Full), &mut tracks(30, 10), &target).await;
+    assert_eq!(out.result, SyncResult::Ok);
+    assert_eq!(out.stats.total_document_count, 30);
+}
+
+#[tokio::test]
+async fn index_recreated_during_an_incremental_sync_is_not_a_success() {
+    let target = MemoryTarget::new();
+    target.insert(INDEX, "keep", old_doc("keep"));
+    target.delete_index_at_bulk_call(INDEX, 2);
+    let mut source = tracks(30, 10).with_cursor("{}");
+    let out = run(&spec(JobType::Incremental), &mut source, &target).await;
+    let SyncResult::Failed(reason) = &out.result else {
+        panic!("{:?}", out.result)
+    };
+    assert!(reason.contains("deleted and recreated"), "{reason}");
+    assert!(!reason.contains("Stale documents"), "{reason}");
+    assert_eq!(out.cursor, None, "the cursor is not advanced");
+}
+
+#[tokio::test]
+async fn a_stamp_mapped_as_text_without_a_keyword_is_never_used_for_deletion() {
+    let target = MemoryTarget::new();
+    target.insert(INDEX, "stale", old_doc("stale"));
+    target.set_stamp_mapping(INDEX, "text", false);
+    let out = run(&spec(JobType::Full), &mut tracks(10, 10), &target).await;
+    let SyncResult::Failed(reason) = &out.result else {
+        panic!("{:?}", out.result)
+    };
+    assert!(
+        reason.contains("maps _tributary_sync_id as 'text'")
+            && reason.contains("delete index 'music' and run a full sync"),
+        "{reason}"
+    );
+    assert!(target.doc(INDEX, "stale").is_some());
+    assert_eq!(target.admin_calls().2, 0);
+    assert_eq!(
+        out.stats.indexed_document_count, 10,
+        "the documents were written"
+    );
+}
+
+#[test]
+fn the_stamp_field_is_chosen_only_when_exact_everywhere() {
+    let m = |ty: &str, sub: Option<u64>| StampMapping {
+        ty: Some(ty.into()),
+        keyword_subfield: sub.map(|n| ("keyword".to_string(), Some(n))),
+    };
+    let info = |ms: Vec<StampMapping>| IndexInfo {
+        uuids: Vec::new(),
+        stamps: ms
+            .into_iter()
+            .enumerate()
+            .map(|(i, m)| (format!("i{i}"), m))
+            .collect(),
+    };
+    assert_eq!(
+        info(vec![m("keyword", None)]).stamp_field(20),
+        StampField::Keyword
+    );
+    assert_eq!(
+        info(vec![m("text", Some(256)), m("text", Some(256))]).stamp_field(20),
+        StampField::Subfield("keyword".into())
+    );
+    // Too short for the stamp, or a mix of kinds behind an alias: no single field.
+    assert!(matches!(
+        info(vec![m("text", Some(10))]).stamp_field(20),
+        StampField::Unusable(_)
+    ));
+    assert!(matches!(
+        info(vec![m("keyword", None), m("text", Some(256))]).stamp_field(20),
+        StampField::Unusable(_)
+    ));
+    assert!(matches!(
+        info(vec![StampMapping::default()]).stamp_field(20),
+        StampField::Unusable(_)
+    ));
 }

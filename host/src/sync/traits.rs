@@ -68,11 +68,109 @@ pub enum TargetError {
     Fatal(String),
 }
 
+/// What a sync checks about its index before it trusts a stale-document deletion:
+/// which concrete indices the name resolves to (one, or several behind an alias),
+/// each with its uuid (its identity: a deleted and recreated index gets a new one),
+/// and how each maps [`SYNC_STAMP_FIELD`].
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct IndexInfo {
+    /// `(concrete index, uuid)`, sorted by name.
+    pub uuids: Vec<(String, String)>,
+    /// `(concrete index, how it maps the stamp)`, sorted by name.
+    pub stamps: Vec<(String, StampMapping)>,
+}
+
+/// How one index maps [`SYNC_STAMP_FIELD`].
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct StampMapping {
+    /// The field's `type`; `None` when unmapped.
+    pub ty: Option<String>,
+    /// A `keyword` multi-field under it (dynamic mapping adds `keyword`, with
+    /// `ignore_above: 256`), with its `ignore_above` if set.
+    pub keyword_subfield: Option<(String, Option<u64>)>,
+}
+
+/// Which field a `term` on the stamp can use in every concrete index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StampField {
+    /// The stamp itself is a `keyword` everywhere (as Tributary maps it).
+    Keyword,
+    /// The stamp is `text` everywhere, with this `keyword` sub-field long enough for
+    /// a job id (an index recreated by dynamic mapping).
+    Subfield(String),
+    /// No field works; `(index, type)` of the offending indices.
+    Unusable(Vec<(String, String)>),
+}
+
+impl StampField {
+    /// The field name to query, when one works.
+    pub fn name(&self) -> Option<String> {
+        match self {
+            Self::Keyword => Some(SYNC_STAMP_FIELD.to_string()),
+            Self::Subfield(sub) => Some(format!("{SYNC_STAMP_FIELD}.{sub}")),
+            Self::Unusable(_) => None,
+        }
+    }
+}
+
+impl IndexInfo {
+    /// The field an exact match on a stamp of `stamp_len` bytes can use.
+    pub fn stamp_field(&self, stamp_len: usize) -> StampField {
+        if self
+            .stamps
+            .iter()
+            .all(|(_, m)| m.ty.as_deref() == Some("keyword"))
+        {
+            return StampField::Keyword;
+        }
+        let subs: Vec<Option<&String>> = self
+            .stamps
+            .iter()
+            .map(|(_, m)| match (&m.ty, &m.keyword_subfield) {
+                (Some(t), Some((name, ignore_above)))
+                    if t == "text" && ignore_above.is_none_or(|n| n >= stamp_len as u64) =>
+                {
+                    Some(name)
+                }
+                _ => None,
+            })
+            .collect();
+        if let Some(Some(first)) = subs.first() {
+            if subs.iter().all(|s| *s == Some(*first)) {
+                return StampField::Subfield((*first).clone());
+            }
+        }
+        StampField::Unusable(
+            self.stamps
+                .iter()
+                .filter(|(_, m)| m.ty.as_deref() != Some("keyword"))
+                .map(|(i, m)| (i.clone(), m.ty.clone().unwrap_or_else(|| "unmapped".into())))
+                .collect(),
+        )
+    }
+
+    /// `name (uuid), …` for messages.
+    pub fn describe(&self) -> String {
+        self.uuids
+            .iter()
+            .map(|(n, u)| format!("{n} (uuid {u})"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
 /// Where documents go: an Elasticsearch index.
 #[async_trait]
 pub trait BulkTarget: Send + Sync {
-    /// Creates the index when missing (and adds the mappings Tributary relies on).
+    /// Creates the index when missing, with the `keyword` mapping of
+    /// [`SYNC_STAMP_FIELD`]; adds that mapping to an existing index. An existing
+    /// index that maps the field otherwise is left as it is (not an error here:
+    /// [`BulkTarget::index_info`] reports it and the sync decides).
     async fn prepare_index(&self, index: &str) -> Result<(), TargetError>;
+    /// The index's identity and stamp mapping; `None` when it does not exist.
+    async fn index_info(&self, index: &str) -> Result<Option<IndexInfo>, TargetError>;
+    /// How many documents have `field` exactly `value` (after the last refresh).
+    async fn count_where(&self, index: &str, field: &str, value: &str) -> Result<u64, TargetError>;
     /// Sends one `_bulk` request; item results come back in request order.
     async fn bulk(
         &self,

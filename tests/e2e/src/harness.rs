@@ -162,10 +162,15 @@ impl ChildGuard {
 
     /// Its log (stderr) so far, without colour codes.
     pub fn log(&self) -> String {
+        strip_ansi(&self.raw_log())
+    }
+
+    /// Its log (stderr) so far, exactly as written.
+    pub fn raw_log(&self) -> String {
         self.log
             .as_ref()
             .and_then(|p| std::fs::read(p).ok())
-            .map(|b| strip_ansi(&String::from_utf8_lossy(&b)))
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
             .unwrap_or_default()
     }
 
@@ -230,48 +235,91 @@ pub fn strip_ansi(s: &str) -> String {
 /// A running `es-sim` process and a client for it.
 pub struct EsSim {
     pub es: Es,
-    _guard: ChildGuard,
+    guard: ChildGuard,
+    extra: Vec<String>,
+}
+
+fn spawn_es_sim(listen: &str, extra: &[String]) -> (ChildGuard, String) {
+    let mut child = Command::new(es_sim_bin())
+        .args(["--listen", listen])
+        .args(extra)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("starting target/release/es-sim");
+    let stdout = child.stdout.take().expect("es-sim stdout");
+    let mut guard = ChildGuard {
+        child: Some(child),
+        name: "es-sim".into(),
+        log: None,
+    };
+    let mut line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("reading es-sim's first line");
+    let Some(url) = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .map(str::to_string)
+    else {
+        let status = guard.wait_exit(Duration::from_secs(2));
+        panic!("es-sim did not print its URL (got {line:?}, exit {status:?})");
+    };
+    (guard, url)
 }
 
 impl EsSim {
     /// Starts `target/release/es-sim --listen 127.0.0.1:0 <extra args>` (fault flags
     /// such as `--bulk-item-429-rate 0.05` or `--latency-ms 50`).
     pub fn start(extra: &[&str]) -> EsSim {
-        let mut child = Command::new(es_sim_bin())
-            .args(["--listen", "127.0.0.1:0"])
-            .args(extra)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("starting target/release/es-sim");
-        let stdout = child.stdout.take().expect("es-sim stdout");
-        let mut guard = ChildGuard {
-            child: Some(child),
-            name: "es-sim".into(),
-            log: None,
-        };
-        let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("reading es-sim's first line");
-        let Some(url) = line
-            .split_whitespace()
-            .find(|w| w.starts_with("http://"))
-            .map(str::to_string)
-        else {
-            let status = guard.wait_exit(Duration::from_secs(2));
-            panic!("es-sim did not print its URL (got {line:?}, exit {status:?})");
-        };
+        let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+        let (guard, url) = spawn_es_sim("127.0.0.1:0", &extra);
         let es = Es::new(&url);
-        wait_for(Duration::from_secs(30), "es-sim to answer GET /", || {
-            es.call("GET", "/", None).ok().filter(|(s, _)| *s == 200)
-        });
-        EsSim { es, _guard: guard }
+        es.wait_up();
+        EsSim { es, guard, extra }
     }
 
     pub fn url(&self) -> &str {
         &self.es.url
+    }
+
+    /// Kills es-sim and starts an empty one on the same address, with the same
+    /// flags (Elasticsearch restarted without its data).
+    pub fn restart_empty(&mut self) {
+        let listen = self.es.url.trim_start_matches("http://").to_string();
+        let _ = Command::new("kill")
+            .args(["-KILL", &self.guard.pid().to_string()])
+            .status();
+        let _ = self.guard.wait_exit(Duration::from_secs(10));
+        // The port is free again once the process is gone.
+        let (guard, url) = spawn_es_sim(&listen, &self.extra);
+        assert_eq!(url.trim_end_matches('/'), self.es.url, "same address");
+        self.guard = guard;
+        self.es.wait_up();
+    }
+
+    /// Changes es-sim's faults at run time (`PUT /_sim/faults`).
+    pub fn set_faults(&self, faults: Value) {
+        self.es.ok("PUT", "/_sim/faults", Some(faults));
+    }
+}
+
+/// A TCP port nobody listens on now.
+pub fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr").port()
+}
+
+/// `GET url` → (status, body as text); `Err` only when there was no HTTP answer.
+pub fn http_get(url: &str) -> Result<(u16, String), String> {
+    let agent = ureq::AgentBuilder::new()
+        .timeout(Duration::from_secs(10))
+        .build();
+    match agent.get(url).call() {
+        Ok(r) => Ok((r.status(), r.into_string().unwrap_or_default())),
+        Err(ureq::Error::Status(code, r)) => Ok((code, r.into_string().unwrap_or_default())),
+        Err(e) => Err(format!("GET {url}: {e}")),
     }
 }
 
@@ -335,6 +383,13 @@ impl Es {
             "{method} {path} answered {status}: {value}"
         );
         value
+    }
+
+    /// Waits until `GET /` answers 200.
+    pub fn wait_up(&self) {
+        wait_for(Duration::from_secs(30), "es-sim to answer GET /", || {
+            self.call("GET", "/", None).ok().filter(|(s, _)| *s == 200)
+        });
     }
 
     pub fn connector(&self, id: &str) -> Value {
@@ -631,11 +686,27 @@ impl Workdir {
 
     /// Starts `tributary <args…>` with stderr (its log) in `<name>.log`.
     pub fn spawn(&self, name: &str, args: &[&str]) -> ChildGuard {
+        self.spawn_with_env(name, args, &[("NO_COLOR", Some("1"))])
+    }
+
+    /// [`Workdir::spawn`] with these environment changes (`None` removes a variable).
+    pub fn spawn_with_env(
+        &self,
+        name: &str,
+        args: &[&str],
+        env: &[(&str, Option<&str>)],
+    ) -> ChildGuard {
         let log_path = self.path(&format!("{name}.log"));
         let log = File::create(&log_path).expect("creating the log file");
-        let child = Command::new(tributary_bin())
+        let mut cmd = Command::new(tributary_bin());
+        for (k, v) in env {
+            match v {
+                Some(v) => cmd.env(k, v),
+                None => cmd.env_remove(k),
+            };
+        }
+        let child = cmd
             .args(args)
-            .env("NO_COLOR", "1")
             .env_remove("RUST_LOG")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -658,7 +729,18 @@ impl Workdir {
 
     /// Runs `tributary <args…>` to completion: (exit status, stderr), or panics after `limit`.
     pub fn run_to_end(&self, name: &str, args: &[&str], limit: Duration) -> (ExitStatus, String) {
-        let mut child = self.spawn(name, args);
+        self.run_to_end_with_env(name, args, &[("NO_COLOR", Some("1"))], limit)
+    }
+
+    /// [`Workdir::run_to_end`] with these environment changes (`None` removes one).
+    pub fn run_to_end_with_env(
+        &self,
+        name: &str,
+        args: &[&str],
+        env: &[(&str, Option<&str>)],
+        limit: Duration,
+    ) -> (ExitStatus, String) {
+        let mut child = self.spawn_with_env(name, args, env);
         let status = child.wait_exit(limit);
         let log = child.log();
         match status {
