@@ -292,7 +292,7 @@ fn faults_429(args: AllArgs, rows: u64, rate: f64) -> Result<()> {
 }
 
 fn warm_cache(plugins: &std::path::Path) -> Result<()> {
-    use tributary::plugins::{PluginRuntime, RuntimeConfig};
+    use tributary_runtime::{PluginRuntime, RuntimeConfig};
     runtime()?.block_on(async {
         let rt = PluginRuntime::new(RuntimeConfig::default()).map_err(|e| anyhow!("{e}"))?;
         rt.load_dir(plugins)
@@ -478,7 +478,7 @@ impl EsSim {
         let v: serde_json::Value = serde_json::from_str(&body).context("decoding _doc")?;
         let mut src = v.get("_source").cloned().unwrap_or_default();
         if let Some(m) = src.as_object_mut() {
-            m.remove(tributary::sync::SYNC_STAMP_FIELD);
+            m.remove(tributary_sync::SYNC_STAMP_FIELD);
             m.remove("_timestamp");
         }
         Ok(Some(src))

@@ -15,8 +15,8 @@ use async_trait::async_trait;
 use futures::StreamExt;
 use tokio_postgres::types::{FromSql, ToSql, Type};
 use tokio_postgres::{Client, Statement};
-use tributary::document::{write_str, write_value, Document, Operation, Value};
-use tributary::sync::{DocumentSource, SourceError};
+use tributary_sync::document::{write_str, write_value, Document, Operation, Value};
+use tributary_sync::{DocumentSource, SourceError};
 
 /// A column value exactly as PostgreSQL sent it (binary format).
 struct Raw<'a>(Option<&'a [u8]>);

@@ -11,8 +11,8 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
-use tributary::document::{write_str, Document};
-use tributary::sync::{
+use tributary_sync::document::{write_str, Document};
+use tributary_sync::{
     run_sync, BulkTarget, DocumentSource, JobType, PipelineSettings, SourceError, SyncJobSpec,
     SyncResult, SyncSettings, SyncStats,
 };
@@ -214,8 +214,8 @@ pub fn plugin_values(
     }
 }
 
-async fn wasm_source(spec: &WorkerSpec) -> Result<tributary::plugins::PluginSync> {
-    use tributary::plugins::{PluginRuntime, RuntimeConfig, SyncRequest};
+async fn wasm_source(spec: &WorkerSpec) -> Result<tributary_runtime::PluginSync> {
+    use tributary_runtime::{PluginRuntime, RuntimeConfig, SyncRequest};
     let runtime = PluginRuntime::new(RuntimeConfig::default()).map_err(|e| anyhow!("{e}"))?;
     let set = runtime
         .load_dir(&spec.plugins_dir)
@@ -274,14 +274,14 @@ pub fn es_client(
     url: &str,
     username: &str,
     password: &str,
-) -> Result<tributary::elasticsearch::Client> {
-    let cfg = tributary::config::ElasticsearchConfig {
+) -> Result<tributary_elasticsearch::Client> {
+    let cfg = tributary_elasticsearch::ClientConfig {
         host: url.to_string(),
         username: username.to_string(),
         password: password.to_string(),
         ..Default::default()
     };
-    tributary::elasticsearch::Client::new(&cfg)
+    tributary_elasticsearch::Client::new(&cfg)
         .map_err(|e| anyhow!("building the Elasticsearch client: {e}"))
 }
 
@@ -366,7 +366,7 @@ impl DocumentSource for PoolSource {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tributary::document::{Operation, Value};
+    use tributary_sync::document::{Operation, Value};
 
     #[test]
     fn extract_line_puts_id_first() {

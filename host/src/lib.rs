@@ -1,12 +1,11 @@
-//! Tributary's host: the `tributary` binary's library half.
+//! Tributary's host: the `tributary` binary's library half (command line, config.yml,
+//! the long-running service). The layers below are crates of their own:
+//! `tributary-sync`, `tributary-elasticsearch`, `tributary-runtime`, the
+//! `tributary-capability-*` crates and `tributary-metrics`.
 //!
-//! See `ARCHITECTURE.md` at the repository root for what each module owns.
+//! See `ARCHITECTURE.md` at the repository root for what each crate owns.
 
 pub mod cli;
 pub mod config;
-pub mod document;
-pub mod elasticsearch;
-pub mod metrics;
-pub mod plugins;
+pub mod metrics_server;
 pub mod service;
-pub mod sync;

@@ -9,10 +9,10 @@ use anyhow::{bail, Context};
 use serde_json::{Map, Value};
 
 use super::PluginDirArgs;
-use crate::document::{write_str, Operation};
-use crate::plugins::{
+use tributary_runtime::{
     printable, LoadedPlugin, PluginRuntime, PluginSet, RuntimeConfig, SyncRequest,
 };
+use tributary_sync::document::{write_str, Operation};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum PluginsCommand {
@@ -209,10 +209,15 @@ pub async fn extract(args: ExtractArgs) -> anyhow::Result<()> {
             }
             line.clear();
             body.clear();
-            let extra: Vec<(&str, crate::document::Value)> = doc
+            let extra: Vec<(&str, tributary_sync::document::Value)> = doc
                 .timestamp
                 .as_ref()
-                .map(|t| ("_timestamp", crate::document::Value::Text(t.clone())))
+                .map(|t| {
+                    (
+                        "_timestamp",
+                        tributary_sync::document::Value::Text(t.clone()),
+                    )
+                })
                 .into_iter()
                 .collect();
             doc.write_json(&extra, &mut body);

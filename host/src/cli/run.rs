@@ -13,13 +13,15 @@ use tokio_util::sync::CancellationToken;
 
 use super::PluginDirArgs;
 use crate::config::{self, Config, LogFormat};
-use crate::elasticsearch::{Client, JobStatus, JobType, SeqNo, SyncJob, TriggerMethod, Versioned};
-use crate::metrics::server::{Check, HealthCheck, HealthReport, MetricsServer};
-use crate::plugins::{PluginRuntime, RuntimeConfig};
+use crate::metrics_server::{Check, HealthCheck, HealthReport, MetricsServer};
 use crate::service::context::IDLE_JOB_THRESHOLD;
 use crate::service::lock::{self, Lock};
 use crate::service::{self, docs::Terminal, executor, JobControl, ServiceContext, StopReason};
-use crate::sync::SyncStats;
+use tributary_elasticsearch::{
+    Client, JobStatus, JobType, SeqNo, SyncJob, TriggerMethod, Versioned,
+};
+use tributary_runtime::{PluginRuntime, RuntimeConfig};
+use tributary_sync::SyncStats;
 
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
@@ -400,7 +402,7 @@ async fn cancel_own_job(ctx: &ServiceContext, job_id: &str) {
 /// `/healthz` of `tributary run`: Elasticsearch answers, and every configured
 /// connector's service type has a loaded plugin.
 struct ServiceHealth {
-    client: crate::elasticsearch::Client,
+    client: tributary_elasticsearch::Client,
     plugins: Vec<String>,
     refused: Vec<String>,
     needed: Vec<(String, String)>,
@@ -586,8 +588,8 @@ async fn start(config: Config, plugin_dir: &std::path::Path) -> Result<ServiceCo
             }
         }
     }
-    let client =
-        Client::new(&config.elasticsearch).context("configuring the Elasticsearch client")?;
+    let client = Client::new(&(&config.elasticsearch).into())
+        .context("configuring the Elasticsearch client")?;
     client
         .wait_for_elasticsearch(
             config.service.preflight_max_attempts,

@@ -414,10 +414,10 @@ fn read_elasticsearch(
                     },
                 )?;
                 // Reject now what the HTTP client would refuse later, naming the key.
-                if reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
+                if http::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
                     return Err(a.err(format!("{name:?} is not a valid HTTP header name")));
                 }
-                if reqwest::header::HeaderValue::from_str(&value).is_err() {
+                if http::header::HeaderValue::from_str(&value).is_err() {
                     return Err(At {
                         key: &key,
                         source: a.source,

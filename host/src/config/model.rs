@@ -102,6 +102,26 @@ impl Default for ElasticsearchConfig {
     }
 }
 
+impl From<&ElasticsearchConfig> for tributary_elasticsearch::ClientConfig {
+    fn from(es: &ElasticsearchConfig) -> Self {
+        tributary_elasticsearch::ClientConfig {
+            host: es.host.clone(),
+            api_key: es.api_key.clone(),
+            username: es.username.clone(),
+            password: es.password.clone(),
+            verify_certs: es.verify_certs,
+            ca_certs: es.ca_certs.clone(),
+            retry_on_timeout: es.retry_on_timeout,
+            request_timeout: es.request_timeout,
+            initial_backoff_duration: es.initial_backoff_duration,
+            backoff_multiplier: es.backoff_multiplier,
+            max_retries: es.max_retries,
+            retry_interval: es.retry_interval,
+            headers: es.headers.clone(),
+        }
+    }
+}
+
 /// `elasticsearch.bulk.*` (reference §5.1). Tributary sizes bulk requests with
 /// [`SyncConfig`]; the keys that have a Tributary equivalent are inherited by it when
 /// set explicitly (see [`SyncConfig`]), the others are read for compatibility.

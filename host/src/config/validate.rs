@@ -203,7 +203,7 @@ pub(crate) fn log_level(v: &Value, at: &At) -> Result<LogLevel, ConfigError> {
 pub(crate) fn url(v: &Value, at: &At) -> Result<String, ConfigError> {
     let s = non_empty_string(v, at)?;
     let parsed =
-        reqwest::Url::parse(s.trim()).map_err(|e| at.err(format!("{s:?} is not a URL: {e}")))?;
+        url::Url::parse(s.trim()).map_err(|e| at.err(format!("{s:?} is not a URL: {e}")))?;
     if !matches!(parsed.scheme(), "http" | "https") {
         return Err(at.err(format!("{s:?} must start with http:// or https://")));
     }

@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use super::context::{ServiceContext, IDLE_JOB_THRESHOLD};
 use super::docs::{self, Counters, Terminal};
 use super::lock::{self, Lock};
-use crate::elasticsearch::{EsError, JobQuery, JobStatus};
+use tributary_elasticsearch::{EsError, JobQuery, JobStatus};
 
 pub async fn run(ctx: &ServiceContext) -> Result<(), EsError> {
     let active = vec![JobStatus::InProgress, JobStatus::Canceling];

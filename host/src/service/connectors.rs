@@ -13,11 +13,11 @@ use super::runner::{field_errors_message, is_empty_snippet};
 use super::schedule::next_run;
 use super::schema::{features_doc, register, Registration};
 use super::values::{effective_values, missing_fields};
-use crate::elasticsearch::{
+use tributary_elasticsearch::{
     Connector, ConnectorStatus, EsError, FilteringValidation, FilteringValidationError, JobType,
     TriggerMethod, Versioned,
 };
-use crate::plugins::LoadedPlugin;
+use tributary_runtime::LoadedPlugin;
 
 /// What the poll remembers per connector between passes.
 #[derive(Debug, Clone)]
@@ -256,7 +256,7 @@ async fn validate_draft_rules(
     connector: &Versioned<Connector>,
     plugin: &LoadedPlugin,
     values: &serde_json::Map<String, Value>,
-    grants: &crate::plugins::Grants,
+    grants: &tributary_runtime::Grants,
 ) -> Result<(), EsError> {
     let Some(domain) = connector.doc.filtering_domain() else {
         return Ok(());
@@ -270,7 +270,7 @@ async fn validate_draft_rules(
         .iter()
         .filter_map(|r| serde_json::to_value(r).ok())
         .collect();
-    let (state, basic_errors) = crate::sync::validate_basic_rules(&rules);
+    let (state, basic_errors) = tributary_sync::validate_basic_rules(&rules);
     let mut errors: Vec<FilteringValidationError> = basic_errors
         .into_iter()
         .map(|e| FilteringValidationError {
@@ -278,7 +278,7 @@ async fn validate_draft_rules(
             messages: e.messages,
         })
         .collect();
-    let mut valid = state == crate::sync::ValidationState::Valid;
+    let mut valid = state == tributary_sync::ValidationState::Valid;
     let snippet = &domain.draft.advanced_snippet.value;
     if !is_empty_snippet(snippet) {
         let messages = if plugin.metadata.features.advanced_rules {

@@ -9,9 +9,9 @@ use serde_json::{Map, Value};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
-use crate::elasticsearch::{Client, SeqNo};
-use crate::plugins::{Grants, LoadedPlugin, PluginSet, RuntimeConfig};
-use crate::sync::SyncSettings;
+use tributary_elasticsearch::{Client, SeqNo};
+use tributary_runtime::{Grants, LoadedPlugin, PluginSet, RuntimeConfig};
+use tributary_sync::SyncSettings;
 
 /// Why a running job is being stopped; the first reason given wins.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,7 +95,7 @@ impl ServiceContext {
             bulk_concurrency: s.bulk_concurrency.max(1) as usize,
             bulk_max_retries: s.bulk_max_retries,
             rejection_timeout: s.bulk_rejection_timeout,
-            error_budget: crate::sync::ErrorBudget {
+            error_budget: tributary_sync::ErrorBudget {
                 enabled: b.enabled,
                 max_total_errors: b.max_total_errors,
                 max_consecutive_errors: b.max_consecutive_errors,

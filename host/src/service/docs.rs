@@ -4,7 +4,7 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{json, Value};
 
-use crate::sync::Failures;
+use tributary_sync::Failures;
 
 /// How a job ended, as stored in `status`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

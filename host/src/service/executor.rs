@@ -16,8 +16,10 @@ use tokio::task::JoinSet;
 use super::context::{JobControl, RunningJob, ServiceContext};
 use super::docs;
 use super::runner::run_claimed_job;
-use crate::elasticsearch::{Connector, EsError, JobQuery, JobStatus, JobType, SyncJob, Versioned};
-use crate::sync::SyncStats;
+use tributary_elasticsearch::{
+    Connector, EsError, JobQuery, JobStatus, JobType, SyncJob, Versioned,
+};
+use tributary_sync::SyncStats;
 
 /// One pass: claims and starts what fits.
 pub async fn poll(ctx: &Arc<ServiceContext>, tasks: &mut JoinSet<()>) -> Result<(), EsError> {

@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 
 use super::context::{ServiceContext, IDLE_JOB_THRESHOLD};
 use super::docs;
-use crate::elasticsearch::{Connector, EsError, JobQuery, JobStatus, SyncJob, Versioned};
+use tributary_elasticsearch::{Connector, EsError, JobQuery, JobStatus, SyncJob, Versioned};
 
 /// What holds a connector.
 #[derive(Debug, Clone)]

@@ -14,11 +14,11 @@ use super::context::{
 };
 use super::docs::{self, Counters, Terminal};
 use super::values::{effective_values, missing_fields};
-use crate::elasticsearch::EsError;
-use crate::elasticsearch::{JobStats, JobStatus, JobType, SyncJob, Versioned};
-use crate::metrics;
-use crate::plugins::{JobKind, LoadedPlugin, SyncRequest};
-use crate::sync::{run_sync, BulkTarget, Failures, SyncJobSpec, SyncResult, SyncStats};
+use tributary_elasticsearch::EsError;
+use tributary_elasticsearch::{JobStats, JobStatus, JobType, SyncJob, Versioned};
+use tributary_metrics as metrics;
+use tributary_runtime::{JobKind, LoadedPlugin, SyncRequest};
+use tributary_sync::{run_sync, BulkTarget, Failures, SyncJobSpec, SyncResult, SyncStats};
 
 /// How a job ended.
 #[derive(Debug, Clone)]
@@ -245,7 +245,7 @@ async fn advanced_rules(
     plugin: &LoadedPlugin,
     job: &Versioned<SyncJob>,
     values: &serde_json::Map<String, Value>,
-    grants: &crate::plugins::Grants,
+    grants: &tributary_runtime::Grants,
 ) -> Result<Option<Value>, String> {
     let Some(filtering) = &job.doc.connector.filtering else {
         return Ok(None);
@@ -287,7 +287,7 @@ pub fn is_empty_snippet(v: &Value) -> bool {
 }
 
 /// Elastic's wording for configuration errors.
-pub fn field_errors_message(errors: &[crate::plugins::FieldError]) -> String {
+pub fn field_errors_message(errors: &[tributary_runtime::FieldError]) -> String {
     let parts: Vec<String> = errors
         .iter()
         .map(|e| match &e.key {

@@ -72,7 +72,7 @@ pub fn register(stored: &Map<String, Value>, schema: &Map<String, Value>) -> Reg
 }
 
 /// The connector `features` object for a plugin (reference §2.5).
-pub fn features_doc(f: &crate::plugins::Features) -> Value {
+pub fn features_doc(f: &tributary_runtime::Features) -> Value {
     serde_json::json!({
         "sync_rules": {
             "basic": {"enabled": f.basic_rules},

@@ -251,7 +251,7 @@ fn every_type_round_trips_exactly() {
 
 #[test]
 fn advanced_rules_run_a_join_streaming() {
-    use tributary::plugins::{PluginRuntime, RuntimeConfig, SyncRequest};
+    use tributary_runtime::{PluginRuntime, RuntimeConfig, SyncRequest};
     let db = Db::chinook("pgplug_adv");
     let values = db.values("album");
     let values: Map<String, Value> = values.as_object().cloned().unwrap_or_default();
@@ -373,7 +373,7 @@ fn pretty_printed_json_stays_one_document_per_line() {
 
 #[test]
 fn configured_tables_are_checked_when_the_configuration_is() {
-    use tributary::plugins::{PluginRuntime, RuntimeConfig};
+    use tributary_runtime::{PluginRuntime, RuntimeConfig};
     let db = Db::chinook("pgplug_validate");
     let rt = tokio::runtime::Runtime::new().expect("tokio");
     rt.block_on(async {

@@ -1,0 +1,96 @@
+//! Runtime configuration (limits, cache location, capability policies) and what
+//! one job is granted.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+
+use super::secrets::Secrets;
+use tributary_capability_postgresql::{PgGrant, PgPolicy};
+
+/// How the plugin runtime runs plugins. `Default` gives sane limits.
+#[derive(Debug, Clone)]
+pub struct RuntimeConfig {
+    /// Linear-memory cap per plugin instance, in MiB (default 256).
+    pub memory_limit_mb: u64,
+    /// CPU budget of one call into a plugin (default 60 s). Measured in epoch ticks
+    /// during which the guest was running, so time spent waiting in host calls
+    /// (a PostgreSQL query) does not count; [`Self::call_timeout`] bounds that.
+    pub cpu_limit: Duration,
+    /// Wall-clock bound of one call into a plugin, host calls included (default
+    /// 300 s). A capability's own timeouts (PostgreSQL's statement timeout) stay
+    /// below it, so each limit is reported as itself.
+    pub call_timeout: Duration,
+    /// Granularity of the CPU budget and of cooperative yielding (default 10 ms).
+    pub epoch_tick: Duration,
+    /// Where compiled plugins are cached; `None` disables the cache.
+    /// Default: [`default_cache_dir`].
+    pub cache_dir: Option<PathBuf>,
+    /// Maximum WebAssembly stack per instance, in bytes (default 1 MiB).
+    pub max_wasm_stack: usize,
+    /// Empty batches in a row after which a sync is stopped as making no
+    /// progress (default 200; the host backs off between them).
+    pub max_empty_batches: u64,
+    /// Operator policy applied to every PostgreSQL grant.
+    pub postgresql: PgPolicy,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        RuntimeConfig {
+            memory_limit_mb: 256,
+            cpu_limit: Duration::from_secs(60),
+            call_timeout: Duration::from_secs(300),
+            epoch_tick: Duration::from_millis(10),
+            cache_dir: default_cache_dir(),
+            max_wasm_stack: 1 << 20,
+            max_empty_batches: 200,
+            postgresql: PgPolicy::default(),
+        }
+    }
+}
+
+impl RuntimeConfig {
+    /// The PostgreSQL grant for a job whose connector configuration is `values`,
+    /// under this runtime's policy.
+    pub fn postgresql_grant(&self, values: &Map<String, Value>) -> PgGrant {
+        PgGrant::new(values.clone(), self.postgresql.clone())
+    }
+}
+
+/// `$TRIBUTARY_CACHE_DIR`, else `$XDG_CACHE_HOME/tributary`, else `~/.cache/tributary`.
+pub fn default_cache_dir() -> Option<PathBuf> {
+    let env = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    if let Some(dir) = env("TRIBUTARY_CACHE_DIR") {
+        return Some(dir);
+    }
+    if let Some(dir) = env("XDG_CACHE_HOME") {
+        return Some(dir.join("tributary"));
+    }
+    env("HOME").map(|h| h.join(".cache").join("tributary"))
+}
+
+/// What the host grants one job. The host decides; a plugin that imports
+/// `postgresql` without a grant gets an error from `connect()`.
+#[derive(Debug, Clone, Default)]
+pub struct Grants {
+    /// The PostgreSQL connection this job may open, if any.
+    pub postgresql: Option<PgGrant>,
+    /// The values withheld from the plugin and masked in what it sends back.
+    pub secrets: Secrets,
+}
+
+impl Grants {
+    /// Asks every capability to stop what it runs for this job (the host gave up
+    /// on a call).
+    pub fn cancel_running(&self) {
+        if let Some(pg) = &self.postgresql {
+            pg.cancel_running();
+        }
+    }
+}
