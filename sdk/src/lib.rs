@@ -53,10 +53,10 @@
 //!
 //! A component imports only the interfaces its code calls: the component linker drops
 //! unused imports (checked with `tributary plugins list`: the example above reports no
-//! capability, the PostgreSQL plugin reports `postgresql`). The `postgresql` feature
-//! (on by default) selects the world with the PostgreSQL import and compiles the
-//! [`postgresql`] module; `default-features = false` builds against world
-//! `source-plugin`, so a plugin that must never reach PostgreSQL cannot even name it.
+//! capability, the PostgreSQL plugin reports `postgresql`). Each capability's client
+//! is a module behind a cargo feature of the same name (`postgresql` is on by
+//! default); whether a plugin gets the capability is the operator's grant, checked by
+//! the host, never the SDK's.
 
 #![warn(missing_docs)]
 
@@ -80,19 +80,12 @@ pub use wit_bindgen as __wit_bindgen;
 #[doc(hidden)]
 #[allow(missing_docs, clippy::all)]
 pub mod __bindings {
-    #[cfg(feature = "postgresql")]
+    // World `plugin` imports every capability; linking the component keeps only
+    // the imports the plugin's code calls, so a plugin that never touches a
+    // capability does not import it (see `tributary plugins list`).
     wit_bindgen::generate!({
         path: "../wit/v0.2.0",
-        world: "postgresql-source-plugin",
-        pub_export_macro: true,
-        export_macro_name: "__export_source",
-        default_bindings_module: "::tributary_sdk::__bindings",
-        runtime_path: "::tributary_sdk::__wit_bindgen::rt",
-    });
-    #[cfg(not(feature = "postgresql"))]
-    wit_bindgen::generate!({
-        path: "../wit/v0.2.0",
-        world: "source-plugin",
+        world: "plugin",
         pub_export_macro: true,
         export_macro_name: "__export_source",
         default_bindings_module: "::tributary_sdk::__bindings",

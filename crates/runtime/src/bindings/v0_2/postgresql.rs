@@ -1,51 +1,11 @@
-//! Contract `tributary:connector@0.2.0` (`wit/v0.2.0`), the newest: the host's own
-//! types are this version's, and its imports are served directly.
+//! The `postgresql` import of contract 0.2: the PostgreSQL capability crate, bound.
 
 use wasmtime::component::Resource;
 
-use super::super::logging::Level;
-use super::super::state::HostState;
 use tributary_capability_postgresql as pg;
 
-wasmtime::component::bindgen!({
-    world: "host",
-    path: "../../wit/v0.2.0",
-    imports: { default: async | trappable },
-    exports: { default: async },
-    with: {
-        "tributary:connector/postgresql.session": tributary_capability_postgresql::PgSession,
-        "tributary:connector/postgresql.rows": tributary_capability_postgresql::PgRows,
-    },
-});
-
-pub use self::tributary::connector::postgresql as wit_pg;
-pub use self::tributary::connector::types as wit_types;
-
-use self::tributary::connector::logging;
-
-impl wit_types::Host for HostState {}
-
-pub(super) fn level(level: logging::Level) -> Level {
-    match level {
-        logging::Level::Trace => Level::Trace,
-        logging::Level::Debug => Level::Debug,
-        logging::Level::Info => Level::Info,
-        logging::Level::Warn => Level::Warn,
-        logging::Level::Error => Level::Error,
-    }
-}
-
-impl logging::Host for HostState {
-    async fn log(
-        &mut self,
-        level: logging::Level,
-        message: String,
-        fields: Vec<(String, String)>,
-    ) -> wasmtime::Result<()> {
-        self.log.event(self::level(level), &message, &fields);
-        Ok(())
-    }
-}
+use super::super::super::state::HostState;
+pub use super::tributary::connector::postgresql as wit_pg;
 
 pub(super) fn pg_error(e: pg::PgError) -> wit_pg::PgError {
     wit_pg::PgError {
@@ -74,7 +34,7 @@ pub(super) fn column(c: pg::Column) -> wit_pg::Column {
 
 impl HostState {
     /// Opens a PostgreSQL session for this job, within its grant and session cap.
-    pub(super) async fn pg_connect(&mut self) -> Result<pg::PgSession, pg::PgError> {
+    pub(crate) async fn pg_connect(&mut self) -> Result<pg::PgSession, pg::PgError> {
         let Some(grant) = self.grants.postgresql.as_ref() else {
             return Err(pg::PgError {
                 sqlstate: None,
