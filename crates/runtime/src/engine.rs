@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use wasmtime::{Config, Engine};
 
-use super::config::RuntimeConfig;
 use super::error::PluginError;
+use super::runtime_config::RuntimeConfig;
 
 /// Builds the engine every plugin runs on.
 pub fn build_engine(cfg: &RuntimeConfig) -> Result<Engine, PluginError> {

@@ -8,8 +8,8 @@ use wasmtime::component::ResourceAny;
 use wasmtime::{Engine, Store, Trap, UpdateDeadline, WasmBacktrace};
 
 use super::bindings::{wit_types as wit, Bindings, HostPre};
-use super::config::Grants;
 use super::error::PluginError;
+use super::grants::Grants;
 use super::limits::CpuLimitExceeded;
 use super::state::HostState;
 

@@ -3,12 +3,12 @@
 //! (`tributary-capability-*`, free of wasmtime); `bindings` connects them to the WIT.
 //!
 //! Each module has one job:
-//! - [`config`]: [`RuntimeConfig`] (limits, cache location, PostgreSQL policy) and [`Grants`].
+//! - `runtime_config`: [`RuntimeConfig`] (limits, cache location, capability policies); `grants`: [`Grants`] (what one job gets).
 //! - `engine`: the wasmtime engine and the epoch ticker.
 //! - `cache`: compiled components on disk, keyed by content and engine.
 //! - `version`: the contract versions bound, and which one a plugin was built against.
 //! - `loader`: [`PluginRuntime`], [`PluginSet`]: a folder of `*.wasm` → plugins.
-//! - `plugin`: [`LoadedPlugin`] and its calls; `job`: [`PluginSync`] (one job's instance).
+//! - `loaded_plugin`: [`LoadedPlugin`] and its calls; `plugin_sync`: [`PluginSync`] (one job's instance).
 //! - `instance`: one store: arming limits per call and naming what went wrong.
 //! - `bindings`: one `bindgen!` per contract version (`wit/vX.Y.Z`) serving the
 //!   `logging` and `postgresql` imports; exports answer in the newest types.
@@ -24,26 +24,28 @@
 
 mod bindings;
 mod cache;
-pub mod config;
 mod convert;
 mod engine;
 mod error;
+mod grants;
 mod instance;
-mod job;
 mod limits;
+mod loaded_plugin;
 mod loader;
 mod logging;
-mod plugin;
+mod plugin_sync;
+mod runtime_config;
 mod secrets;
 mod state;
 mod version;
 
-pub use config::{default_cache_dir, Grants, RuntimeConfig};
 pub use convert::{Features, FieldError, Metadata};
 pub use error::{ErrorKind, PluginError};
-pub use job::PluginSync;
+pub use grants::Grants;
+pub use loaded_plugin::{JobKind, LoadStats, LoadedPlugin, SyncRequest};
 pub use loader::{PluginRuntime, PluginSet, RefusedPlugin};
 pub use logging::printable;
-pub use plugin::{JobKind, LoadStats, LoadedPlugin, SyncRequest};
+pub use plugin_sync::PluginSync;
+pub use runtime_config::{default_cache_dir, RuntimeConfig};
 pub use secrets::{Secrets, REDACTED};
 pub use version::{compatible as contract_compatible, host_contract_version, supported_versions};

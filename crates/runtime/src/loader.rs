@@ -13,12 +13,13 @@ use wasmtime::Engine;
 
 use super::bindings::{self, HostPre};
 use super::cache::{cache_key, engine_fingerprint, CompileCache};
-use super::config::{Grants, RuntimeConfig};
 use super::convert;
 use super::engine::{build_engine, EpochTicker};
 use super::error::PluginError;
+use super::grants::Grants;
 use super::instance::{Instance, Limits};
-use super::plugin::{LoadStats, LoadedPlugin};
+use super::loaded_plugin::{LoadStats, LoadedPlugin};
+use super::runtime_config::RuntimeConfig;
 use super::state::HostState;
 use super::version::{
     contract_for, split_versioned, supported_versions, Contract, CONTRACT_PACKAGE,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
-use super::config::Grants;
+use super::grants::Grants;
 use super::limits::{CpuBudget, MemoryLimiter};
 use super::logging::{PluginLog, StderrTail, Stream, TracingSink};
 

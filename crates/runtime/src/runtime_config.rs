@@ -1,12 +1,10 @@
-//! Runtime configuration (limits, cache location, capability policies) and what
-//! one job is granted.
+//! How the runtime runs plugins: limits, cache location, capability policies.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use serde_json::{Map, Value};
 
-use super::secrets::Secrets;
 use tributary_capability_postgresql::{PgGrant, PgPolicy};
 
 /// How the plugin runtime runs plugins. `Default` gives sane limits.
@@ -73,24 +71,4 @@ pub fn default_cache_dir() -> Option<PathBuf> {
         return Some(dir.join("tributary"));
     }
     env("HOME").map(|h| h.join(".cache").join("tributary"))
-}
-
-/// What the host grants one job. The host decides; a plugin that imports
-/// `postgresql` without a grant gets an error from `connect()`.
-#[derive(Debug, Clone, Default)]
-pub struct Grants {
-    /// The PostgreSQL connection this job may open, if any.
-    pub postgresql: Option<PgGrant>,
-    /// The values withheld from the plugin and masked in what it sends back.
-    pub secrets: Secrets,
-}
-
-impl Grants {
-    /// Asks every capability to stop what it runs for this job (the host gave up
-    /// on a call).
-    pub fn cancel_running(&self) {
-        if let Some(pg) = &self.postgresql {
-            pg.cancel_running();
-        }
-    }
 }

@@ -9,11 +9,12 @@ use serde_json::{Map, Value};
 use wasmtime::Engine;
 
 use super::bindings::{wit_types as wit, HostPre};
-use super::config::{Grants, RuntimeConfig};
 use super::convert::{self, FieldError, Metadata};
 use super::error::PluginError;
+use super::grants::Grants;
 use super::instance::{Instance, Limits};
-use super::job::PluginSync;
+use super::plugin_sync::PluginSync;
+use super::runtime_config::RuntimeConfig;
 use super::secrets::Secrets;
 use tributary_capability_postgresql::CREDENTIAL_KEYS as PG_CREDENTIALS;
 

@@ -1,0 +1,26 @@
+//! What one job is granted: the capabilities the host opens for it, and the
+//! secrets it must never see.
+
+use tributary_capability_postgresql::PgGrant;
+
+use super::secrets::Secrets;
+
+/// What the host grants one job. The host decides; a plugin that imports
+/// `postgresql` without a grant gets an error from `connect()`.
+#[derive(Debug, Clone, Default)]
+pub struct Grants {
+    /// The PostgreSQL connection this job may open, if any.
+    pub postgresql: Option<PgGrant>,
+    /// The values withheld from the plugin and masked in what it sends back.
+    pub secrets: Secrets,
+}
+
+impl Grants {
+    /// Asks every capability to stop what it runs for this job (the host gave up
+    /// on a call).
+    pub fn cancel_running(&self) {
+        if let Some(pg) = &self.postgresql {
+            pg.cancel_running();
+        }
+    }
+}

@@ -1,0 +1,61 @@
+//! `plugins.*` (Tributary only): sandbox limits and each capability's policy.
+
+use super::{v, Ctx, Section};
+use crate::config::model::*;
+use crate::config::ConfigError;
+
+pub(super) fn read_plugins(
+    s: &mut Section,
+    ctx: &Ctx,
+    p: &mut PluginsConfig,
+) -> Result<(), ConfigError> {
+    // wasm32 linear memory cannot exceed 4 GiB.
+    set!(s, ctx, p.memory_limit_mb, "memory_limit_mb", |x, a| {
+        let n = v::integer(x, a, 1)?;
+        if n > 4096 {
+            return Err(a.err(format!("must be at most 4096 (the wasm32 limit), got {n}")));
+        }
+        Ok(n)
+    });
+    set!(s, ctx, p.call_timeout_secs, "call_timeout_secs", |x, a| {
+        v::integer(x, a, 1)
+    });
+    set!(s, ctx, p.wall_timeout_secs, "wall_timeout_secs", |x, a| {
+        v::integer(x, a, 1)
+    });
+    p.cache_dir = s.get(ctx, "cache_dir", v::path)?;
+    let mut pg = s.section(ctx, "postgresql")?;
+    set!(
+        pg,
+        ctx,
+        p.postgresql.allowed_hosts,
+        "allowed_hosts",
+        v::string_list
+    );
+    if let Some(t) = pg.get(ctx, "statement_timeout_ms", |x, a| v::integer(x, a, 1))? {
+        p.postgresql.statement_timeout_ms = Some(t);
+    }
+    set!(
+        pg,
+        ctx,
+        p.postgresql.max_sessions,
+        "max_sessions",
+        |x, a| { v::integer(x, a, 1) }
+    );
+    pg.finish(ctx);
+    // Each limit must be reported as itself: the statement gives up before the call.
+    if let Some(t) = p.postgresql.statement_timeout_ms {
+        if t >= p.wall_timeout_secs.saturating_mul(1000) {
+            return Err(ConfigError::Invalid {
+                source_name: ctx.source.to_owned(),
+                key: "plugins.postgresql.statement_timeout_ms".into(),
+                message: format!(
+                    "must be below plugins.wall_timeout_secs ({} s = {} ms), got {t}",
+                    p.wall_timeout_secs,
+                    p.wall_timeout_secs.saturating_mul(1000)
+                ),
+            });
+        }
+    }
+    Ok(())
+}
