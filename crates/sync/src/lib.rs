@@ -6,13 +6,13 @@
 //! module is the type that flows through it, and what a document may hold.
 
 mod batcher;
-mod bulk;
 pub mod document;
-mod errors;
+mod error_budget;
 mod job;
 #[cfg(any(test, feature = "test-util"))]
 pub mod memory;
 mod pipeline;
+mod request;
 pub mod rules;
 mod settings;
 mod stats;
@@ -21,7 +21,7 @@ mod traits;
 #[cfg(test)]
 mod tests;
 
-pub use errors::{ErrorMonitor, ItemError, TooManyErrors};
+pub use error_budget::{ErrorMonitor, ItemError, TooManyErrors};
 pub use job::{
     run_sync, Failures, JobType, SpecError, SyncJobSpec, SyncOutcome, SyncResult,
     MAX_FAILURE_SAMPLES,

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
-use super::errors::ItemError;
+use super::error_budget::ItemError;
 use super::settings::SyncSettings;
 use super::traits::{BulkAction, BulkItemResult, BulkOp, BulkTarget, TargetError};
 use tributary_metrics::{self as metrics, BulkRequestOutcome};
