@@ -19,14 +19,20 @@ fn main() -> Result<()> {
         Some("test") => {
             ensure_libclang()?;
             build_plugins(&root)?;
-            // One compile of the native crates. `cargo test` also builds the binaries
-            // the end-to-end tests run (`target/release/tributary`, `es-sim`), with the
-            // features the tests unify to; a separate `cargo build` would compile the
-            // host a second time with other features. Release: plugins compile at full
-            // speed inside the tests, and the end-to-end syncs are realistic.
+            // One compile of the native crates. `cargo test` builds a package's
+            // binaries only for that package's own integration tests, but the
+            // end-to-end tests (their own package) run `target/release/tributary` and
+            // `es-sim`; so build every target first with the same package set and
+            // dev-dependencies (the same features), and `cargo test` reuses it all.
+            // Release: plugins compile at full speed inside the tests, and the
+            // end-to-end syncs are realistic.
+            let native = native_test_args(&root)?;
+            run(Command::new(cargo())
+                .args(["build", "--release", "--workspace", "--all-targets"])
+                .args(&native))?;
             run(Command::new(cargo())
                 .args(["test", "--release", "--workspace"])
-                .args(native_test_args(&root)?)
+                .args(&native)
                 .args(&args[1..]))
         }
         Some("plugins") => build_plugins(&root),

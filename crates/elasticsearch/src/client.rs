@@ -349,6 +349,10 @@ impl Client {
             if attempt >= max {
                 return Err(err);
             }
+            if req.path == "/_bulk" {
+                // The sync counts the attempt that answered (or failed for good).
+                tributary_metrics::bulk_request_retried();
+            }
             let delay = policy.delay(attempt);
             tracing::warn!(
                 method = %req.method,

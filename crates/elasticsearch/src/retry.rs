@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use rand::Rng;
+use tributary_sync::Backoff;
 
 use crate::ClientConfig;
 
@@ -11,22 +11,19 @@ pub fn is_retryable_status(status: u16) -> bool {
     matches!(status, 429 | 500 | 502 | 503 | 504)
 }
 
-/// Bounded exponential backoff with jitter.
+/// The client's retry policy: the one place a whole request is retried (the sync
+/// retries only items inside an answered `_bulk`).
 ///
 /// Differs from elastic-ingest on purpose: Elastic sleeps `retry_interval × attempt`
-/// (10, 20, 30, 40 s); here delay *n* is drawn from
-/// `[d/2, d]` with `d = min(initial × multiplier^(n-1), max_delay)`, so hosts that
+/// (10, 20, 30, 40 s); here the delays follow [`Backoff`] (exponential from
+/// `initial_backoff_duration`, capped at `retry_interval`, jittered), so hosts that
 /// failed together do not retry together, and a short blip costs ~1 s, not 10.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RetryPolicy {
     /// Attempts in total, the first included (≥ 1).
     pub max_attempts: u32,
-    /// Delay before the first retry.
-    pub initial_delay: Duration,
-    /// Growth per retry (≥ 1).
-    pub multiplier: f64,
-    /// Cap of one delay.
-    pub max_delay: Duration,
+    /// The wait before each retry.
+    pub backoff: Backoff,
     /// Whether timeouts are retried (`elasticsearch.retry_on_timeout`).
     pub retry_on_timeout: bool,
 }
@@ -38,9 +35,11 @@ impl RetryPolicy {
     pub fn from_config(es: &ClientConfig) -> Self {
         Self {
             max_attempts: es.max_retries.max(1),
-            initial_delay: es.initial_backoff_duration,
-            multiplier: es.backoff_multiplier.max(1.0),
-            max_delay: es.retry_interval.max(es.initial_backoff_duration),
+            backoff: Backoff {
+                initial: es.initial_backoff_duration,
+                multiplier: es.backoff_multiplier.max(1.0),
+                max: es.retry_interval.max(es.initial_backoff_duration),
+            },
             retry_on_timeout: es.retry_on_timeout,
         }
     }
@@ -49,23 +48,14 @@ impl RetryPolicy {
     pub fn none() -> Self {
         Self {
             max_attempts: 1,
-            initial_delay: Duration::ZERO,
-            multiplier: 1.0,
-            max_delay: Duration::ZERO,
+            backoff: Backoff::NONE,
             retry_on_timeout: false,
         }
     }
 
     /// The sleep before retry number `retry` (1 = after the first failure).
     pub fn delay(&self, retry: u32) -> Duration {
-        let base = self.initial_delay.as_secs_f64()
-            * self.multiplier.powi(retry.saturating_sub(1).min(64) as i32);
-        let capped = base.min(self.max_delay.as_secs_f64());
-        if capped <= 0.0 {
-            return Duration::ZERO;
-        }
-        let jittered = rand::thread_rng().gen_range(capped / 2.0..=capped);
-        Duration::from_secs_f64(jittered)
+        self.backoff.delay(retry)
     }
 }
 
@@ -84,31 +74,11 @@ mod tests {
     }
 
     #[test]
-    fn delays_grow_are_capped_and_jittered() {
-        let p = RetryPolicy {
-            max_attempts: 10,
-            initial_delay: Duration::from_secs(1),
-            multiplier: 2.0,
-            max_delay: Duration::from_secs(10),
-            retry_on_timeout: true,
-        };
-        for _ in 0..50 {
-            let d1 = p.delay(1).as_secs_f64();
-            assert!((0.5..=1.0).contains(&d1), "{d1}");
-            let d3 = p.delay(3).as_secs_f64();
-            assert!((2.0..=4.0).contains(&d3), "{d3}");
-            let d9 = p.delay(9).as_secs_f64();
-            assert!((5.0..=10.0).contains(&d9), "{d9}");
-        }
-        assert!(p.delay(1000) <= Duration::from_secs(10));
-    }
-
-    #[test]
     fn from_config_defaults() {
         let p = RetryPolicy::from_config(&ClientConfig::default());
         assert_eq!(p.max_attempts, 5);
-        assert_eq!(p.initial_delay, Duration::from_secs(1));
-        assert_eq!(p.max_delay, Duration::from_secs(10));
+        assert_eq!(p.backoff.initial, Duration::from_secs(1));
+        assert_eq!(p.backoff.max, Duration::from_secs(10));
         assert_eq!(RetryPolicy::none().delay(1), Duration::ZERO);
     }
 }

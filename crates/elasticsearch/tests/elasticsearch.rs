@@ -485,9 +485,10 @@ async fn retries_are_bounded() -> R {
     let es = sim().await?;
     let c = client(&es.url()).with_retry_policy(RetryPolicy {
         max_attempts: 3,
-        initial_delay: Duration::from_millis(1),
-        multiplier: 2.0,
-        max_delay: Duration::from_millis(5),
+        backoff: tributary_sync::Backoff::doubling(
+            Duration::from_millis(1),
+            Duration::from_millis(5),
+        ),
         retry_on_timeout: true,
     });
     c.prepare_index("down").await?;

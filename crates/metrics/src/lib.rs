@@ -264,20 +264,26 @@ pub fn documents(connector_id: &str, indexed: u64, deleted: u64, failed: u64) {
 pub enum BulkRequestOutcome {
     /// Elasticsearch answered with per-item results.
     Ok,
-    /// Failed transiently; it is sent again.
-    Retried,
     /// Failed for good (the job fails with it).
     Failed,
+}
+
+/// A whole `_bulk` request the Elasticsearch client sends again after a transient
+/// failure (its one retry policy).
+pub fn bulk_request_retried() {
+    METRICS.bulk_request_retries.inc();
+    METRICS
+        .bulk_requests
+        .get_or_create(&OutcomeLabels {
+            outcome: "retried".to_string(),
+        })
+        .inc();
 }
 
 /// One `_bulk` request attempt and how long it took.
 pub fn bulk_request(outcome: BulkRequestOutcome, took: Duration) {
     let outcome = match outcome {
         BulkRequestOutcome::Ok => "ok",
-        BulkRequestOutcome::Retried => {
-            METRICS.bulk_request_retries.inc();
-            "retried"
-        }
         BulkRequestOutcome::Failed => "failed",
     };
     METRICS

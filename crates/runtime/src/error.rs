@@ -9,6 +9,13 @@ use tributary_sync::SourceError;
 /// Why loading or running a plugin failed.
 #[derive(Debug, thiserror::Error)]
 pub enum PluginError {
+    /// The job type has no counterpart in the plugin contract (access control,
+    /// or a type this host does not know).
+    #[error("UnsupportedJobType: the {plugin} plugin cannot run {job_type} syncs")]
+    UnsupportedJobType {
+        plugin: String,
+        job_type: &'static str,
+    },
     /// The runtime itself could not be set up (engine configuration).
     #[error("plugin runtime: {0}")]
     Runtime(String),

@@ -17,18 +17,14 @@ use super::plugin_sync::PluginSync;
 use super::runtime_config::RuntimeConfig;
 use super::secrets::Secrets;
 use tributary_capability_postgresql::CREDENTIAL_KEYS as PG_CREDENTIALS;
-
-/// Full or incremental.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum JobKind {
-    Full,
-    Incremental,
-}
+use tributary_sync::JobType;
 
 /// What a sync asks of the plugin.
 #[derive(Debug, Clone)]
 pub struct SyncRequest {
-    pub kind: JobKind,
+    /// Full or incremental; other types are refused with
+    /// [`PluginError::UnsupportedJobType`] (the contract has no others).
+    pub kind: JobType,
     /// JSON text of the cursor the previous successful incremental sync returned.
     pub cursor: Option<String>,
     /// The active (already validated) advanced rules, if any.
@@ -41,7 +37,7 @@ impl SyncRequest {
     /// A full sync with `batch_size` documents per batch.
     pub fn full(batch_size: u32) -> Self {
         SyncRequest {
-            kind: JobKind::Full,
+            kind: JobType::Full,
             cursor: None,
             advanced_rules: None,
             batch_size,
@@ -224,8 +220,14 @@ impl LoadedPlugin {
         let mut inst = self.instance(grants).await?;
         let req = wit::SyncRequest {
             kind: match request.kind {
-                JobKind::Full => wit::JobKind::Full,
-                JobKind::Incremental => wit::JobKind::Incremental,
+                JobType::Full => wit::JobKind::Full,
+                JobType::Incremental => wit::JobKind::Incremental,
+                other => {
+                    return Err(PluginError::UnsupportedJobType {
+                        plugin: self.label.to_string(),
+                        job_type: other.as_str(),
+                    })
+                }
             },
             cursor: request.cursor,
             advanced_rules: request.advanced_rules.as_ref().map(Value::to_string),

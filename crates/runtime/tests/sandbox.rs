@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Map, Value};
 use tokio::sync::OnceCell;
 use tributary_runtime::{
-    Grants, JobKind, LoadedPlugin, PluginError, PluginRuntime, PluginSet, RuntimeConfig,
+    Grants, JobType, LoadedPlugin, PluginError, PluginRuntime, PluginSet, RuntimeConfig,
     SyncRequest, REDACTED,
 };
 use tributary_sync::DocumentSource;
@@ -233,7 +233,7 @@ async fn healthy_full_and_incremental_syncs() {
     assert_eq!(cursor.as_deref(), Some("{\"next\":2500}"));
 
     let request = SyncRequest {
-        kind: JobKind::Incremental,
+        kind: JobType::Incremental,
         cursor: Some("{\"next\":2400}".into()),
         advanced_rules: None,
         batch_size: 64,

@@ -5,6 +5,7 @@
 //! feature): no WASM, no network. Entry point: [`run_sync`]. The [`document`]
 //! module is the type that flows through it, and what a document may hold.
 
+mod backoff;
 mod batcher;
 pub mod document;
 mod error_budget;
@@ -21,6 +22,7 @@ mod traits;
 #[cfg(test)]
 mod tests;
 
+pub use backoff::Backoff;
 pub use error_budget::{ErrorMonitor, ItemError, TooManyErrors};
 pub use job::{
     run_sync, Failures, JobType, SpecError, SyncJobSpec, SyncOutcome, SyncResult,

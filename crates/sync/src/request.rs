@@ -1,9 +1,9 @@
 //! One `_bulk` request and the verdict on each of its items.
 //!
-//! A request that fails as a whole with a transient error (429/5xx/connection) is
-//! sent again here, holding its slot: Elasticsearch answered nothing useful. Items
-//! that fail *inside* an answered request are not retried here: each gets a
-//! [`Verdict::Retry`] with a delay, and the job puts it in its retry queue, so the
+//! A request that fails as a whole was already retried by the target (the
+//! Elasticsearch client, per `elasticsearch.max_retries`): the error is final and
+//! fails the job. Items that fail *inside* an answered request get a
+//! [`Verdict::Retry`] with a delay, and the job puts them in its retry queue, so the
 //! request's slot is free at once and good items are done when they are done.
 //! Rejections (per-item 429) are retried by time (`rejection_timeout`), 5xx by count
 //! (`bulk_max_retries`). Each item ends with exactly one final outcome, so counters
@@ -116,8 +116,6 @@ pub struct RequestReport {
     pub ops: Vec<BulkOp>,
     pub states: Vec<ItemState>,
     pub verdicts: Vec<Verdict>,
-    /// Whole-request re-sends made.
-    pub request_retries: u64,
     /// Set when the request failed as a whole for good; the job fails with it.
     pub fatal: Option<String>,
 }
@@ -130,63 +128,41 @@ pub struct BulkContext {
     pub settings: SyncSettings,
 }
 
-/// Sends `request` once (re-sending it as a whole on transient failures, at most
-/// `bulk_max_retries` times) and judges every item. When `stop` fires while waiting
-/// to re-send, every item is [`ItemOutcome::Abandoned`].
+/// Sends `request` once and judges every item. A request that fails as a whole
+/// (after the target's own retries) abandons every item and sets `fatal`.
 pub async fn send_request(
     target: Arc<dyn BulkTarget>,
     ctx: Arc<BulkContext>,
     request: Request,
-    stop: CancellationToken,
 ) -> RequestReport {
     let Request { ops, mut states } = request;
     let settings = &ctx.settings;
     let mut report = RequestReport::default();
-    let mut tries = 0u32;
-    let items = loop {
-        let started = Instant::now();
-        let result = target.bulk(&ctx.index, ctx.pipeline.as_deref(), &ops).await;
-        let took = started.elapsed();
-        match result {
-            Ok(items) if items.len() == ops.len() => {
-                metrics::bulk_request(BulkRequestOutcome::Ok, took);
-                break items;
-            }
-            Ok(items) => {
-                metrics::bulk_request(BulkRequestOutcome::Failed, took);
-                report.fatal = Some(format!(
+    let started = Instant::now();
+    let result = target.bulk(&ctx.index, ctx.pipeline.as_deref(), &ops).await;
+    let took = started.elapsed();
+    let items = match result {
+        Ok(items) if items.len() == ops.len() => {
+            metrics::bulk_request(BulkRequestOutcome::Ok, took);
+            items
+        }
+        failed => {
+            metrics::bulk_request(BulkRequestOutcome::Failed, took);
+            report.fatal = Some(match failed {
+                Ok(items) => format!(
                     "bulk response has {} items for {} operations",
                     items.len(),
                     ops.len()
-                ));
-            }
-            Err(TargetError::Fatal(m)) => {
-                metrics::bulk_request(BulkRequestOutcome::Failed, took);
-                report.fatal = Some(non_empty(m, "bulk request rejected"));
-            }
-            Err(TargetError::Transient(m)) if tries >= settings.bulk_max_retries => {
-                metrics::bulk_request(BulkRequestOutcome::Failed, took);
-                report.fatal = Some(format!(
-                    "bulk request still failing after {} attempts: {}",
-                    tries + 1,
-                    non_empty(m, "transient error")
-                ));
-            }
-            Err(TargetError::Transient(m)) => {
-                metrics::bulk_request(BulkRequestOutcome::Retried, took);
-                tries += 1;
-                report.request_retries += 1;
-                tracing::warn!(index = %ctx.index, attempt = tries, error = %m, "bulk request failed, retrying");
-                if wait(settings.backoff(tries), &stop).await {
-                    continue;
-                }
-            }
+                ),
+                Err(TargetError::Fatal(m)) => non_empty(m, "bulk request rejected"),
+                Err(TargetError::Transient(m)) => non_empty(m, "bulk request failed"),
+            });
+            // Nothing was confirmed.
+            report.verdicts = vec![Verdict::Done(ItemOutcome::Abandoned); ops.len()];
+            report.ops = ops;
+            report.states = states;
+            return report;
         }
-        // Failed for good, or stopped while waiting: nothing was confirmed.
-        report.verdicts = vec![Verdict::Done(ItemOutcome::Abandoned); ops.len()];
-        report.ops = ops;
-        report.states = states;
-        return report;
     };
     let now = Instant::now();
     report.verdicts = ops
@@ -236,7 +212,7 @@ fn judge(
                 ));
             }
             Verdict::Retry {
-                delay: settings.rejection_delay(state.rejections),
+                delay: settings.rejection_backoff.delay(state.rejections),
                 reason: RetryReason::Rejected,
             }
         }
@@ -246,7 +222,7 @@ fn judge(
                 return give_up(format!("still failing after {} attempts", state.attempts));
             }
             Verdict::Retry {
-                delay: settings.backoff(state.server_errors),
+                delay: settings.item_backoff.delay(state.server_errors),
                 reason: RetryReason::ServerError,
             }
         }
@@ -354,7 +330,7 @@ mod tests {
                 t0 + Duration::from_secs(i),
             );
             assert!(
-                matches!(v, Verdict::Retry { reason: RetryReason::Rejected, delay } if delay <= settings.rejection_backoff_max),
+                matches!(v, Verdict::Retry { reason: RetryReason::Rejected, delay } if delay <= settings.rejection_backoff.max),
                 "{v:?}"
             );
         }
@@ -395,8 +371,8 @@ mod tests {
     #[test]
     fn rejection_delays_stay_short() {
         let s = SyncSettings::default();
-        let total: Duration = (1..=12).map(|a| s.rejection_delay(a)).sum();
+        let total: Duration = (1..=12).map(|a| s.rejection_backoff.delay(a)).sum();
         assert!(total <= Duration::from_secs(10), "{total:?}");
-        assert!(s.rejection_delay(1) <= Duration::from_millis(50));
+        assert!(s.rejection_backoff.delay(1) <= Duration::from_millis(50));
     }
 }

@@ -19,8 +19,7 @@ const JOB: &str = "job-2";
 fn settings() -> SyncSettings {
     SyncSettings {
         bulk_max_docs: 10,
-        retry_backoff: Duration::from_millis(1),
-        retry_backoff_max: Duration::from_millis(4),
+        item_backoff: Backoff::doubling(Duration::from_millis(1), Duration::from_millis(4)),
         ..SyncSettings::default()
     }
 }
@@ -219,51 +218,31 @@ async fn error_budget_trips_with_a_clear_reason_and_no_stale_deletion() {
 }
 
 #[tokio::test]
-async fn transient_request_failures_are_retried_fatal_fails() {
-    let target = MemoryTarget::new();
-    target.fail_next_requests([
-        TargetError::Transient("503 Service Unavailable".into()),
-        TargetError::Transient("connection reset".into()),
-    ]);
-    let mut source = tracks(15, 15);
-    let out = run(&spec(JobType::Full), &mut source, &target).await;
-    assert_eq!(out.result, SyncResult::Ok);
-    assert_eq!(out.stats.indexed_document_count, 15);
-    assert_eq!(target.bulk_calls(), 4, "2 failed + 2 batches");
-
-    let target = MemoryTarget::new();
-    target.insert(INDEX, "live", old_doc("live"));
-    target.fail_next_requests([TargetError::Fatal("401 Unauthorized: bad api key".into())]);
-    let mut source = tracks(15, 15);
-    let out = run(&spec(JobType::Full), &mut source, &target).await;
-    let SyncResult::Failed(reason) = &out.result else {
-        panic!("{:?}", out.result)
-    };
-    assert!(reason.contains("401 Unauthorized"), "{reason}");
-    assert!(
-        target.doc(INDEX, "live").is_some(),
-        "no stale deletion after failure"
-    );
-}
-
-#[tokio::test]
-async fn transient_failures_past_retries_fail_the_job() {
-    let target = MemoryTarget::new();
-    target.fail_next_requests(
-        (0..10).map(|_| TargetError::Transient("429 Too Many Requests".into())),
-    );
-    let mut s = spec(JobType::Full);
-    s.settings.bulk_max_retries = 3;
-    let mut source = tracks(5, 5);
-    let out = run(&s, &mut source, &target).await;
-    let SyncResult::Failed(reason) = &out.result else {
-        panic!("{:?}", out.result)
-    };
-    assert!(
-        reason.contains("after 4 attempts") && reason.contains("429"),
-        "{reason}"
-    );
-    assert_eq!(out.stats.indexed_document_count, 0);
+async fn a_failed_request_fails_the_job_the_target_retried_it_already() {
+    // Whole requests are retried by the target (the Elasticsearch client's one retry
+    // policy): an error that reaches the sync is final, whatever its kind.
+    for error in [
+        TargetError::Transient("503 Service Unavailable (after 5 attempts)".into()),
+        TargetError::Fatal("401 Unauthorized: bad api key".into()),
+    ] {
+        let target = MemoryTarget::new();
+        target.insert(INDEX, "live", old_doc("live"));
+        target.fail_next_requests([match &error {
+            TargetError::Transient(m) => TargetError::Transient(m.clone()),
+            TargetError::Fatal(m) => TargetError::Fatal(m.clone()),
+        }]);
+        let mut source = tracks(5, 5);
+        let out = run(&spec(JobType::Full), &mut source, &target).await;
+        let SyncResult::Failed(reason) = &out.result else {
+            panic!("{:?}", out.result)
+        };
+        assert!(reason.contains(&error.to_string()), "{reason}");
+        assert_eq!(target.bulk_calls(), 1, "the sync does not send it again");
+        assert!(
+            target.doc(INDEX, "live").is_some(),
+            "no stale deletion after failure"
+        );
+    }
 }
 
 #[tokio::test]
@@ -513,10 +492,6 @@ async fn counters_stay_exact_under_mixed_faults() {
             1 + i % 3,
         );
     }
-    target.fail_next_requests([
-        TargetError::Transient("reset".into()),
-        TargetError::Transient("timeout".into()),
-    ]);
     for i in 0..100 {
         target.insert(INDEX, &format!("stale-{i}"), old_doc("x"));
     }
@@ -728,8 +703,10 @@ async fn rejected_items_wait_outside_the_bulk_slots() {
         settings: SyncSettings {
             bulk_max_docs: 10,
             bulk_concurrency: 1,
-            rejection_backoff: Duration::from_millis(200),
-            rejection_backoff_max: Duration::from_millis(200),
+            rejection_backoff: Backoff::doubling(
+                Duration::from_millis(200),
+                Duration::from_millis(200),
+            ),
             ..settings()
         },
         ..spec(JobType::Full)

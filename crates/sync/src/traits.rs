@@ -56,11 +56,13 @@ pub struct BulkItemResult {
     pub error: Option<(String, String)>,
 }
 
-/// Why a target call failed as a whole.
+/// Why a target call failed as a whole. A target retries transient failures
+/// itself (the Elasticsearch client, per `elasticsearch.max_retries`): whatever
+/// reaches the sync is final for the job.
 #[derive(Debug, thiserror::Error)]
 pub enum TargetError {
-    /// Worth retrying later (429, 5xx, connection reset, timeout) — the client's own
-    /// retries are already exhausted when this reaches `sync/`.
+    /// Would have been worth retrying (429, 5xx, connection reset, timeout), but the
+    /// target's retries are exhausted.
     #[error("{0}")]
     Transient(String),
     /// Not worth retrying (400, 401, 403, 413, bad response).

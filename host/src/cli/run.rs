@@ -16,7 +16,9 @@ use crate::config::{self, Config, LogFormat};
 use crate::metrics_server::{Check, HealthCheck, HealthReport, MetricsServer};
 use crate::service::context::IDLE_JOB_THRESHOLD;
 use crate::service::lock::{self, Lock};
-use crate::service::{self, docs::Terminal, executor, JobControl, ServiceContext, StopReason};
+use crate::service::{
+    self, executor, state_writes::Terminal, JobControl, ServiceContext, StopReason,
+};
 use tributary_elasticsearch::{
     Client, JobStatus, JobType, SeqNo, SyncJob, TriggerMethod, Versioned,
 };

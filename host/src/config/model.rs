@@ -178,35 +178,9 @@ impl Default for BulkConfig {
     }
 }
 
-/// When a sync gives up on per-item errors (Elastic's `ErrorMonitor`).
-#[derive(Debug, Clone, PartialEq)]
-pub struct ErrorBudget {
-    /// `enabled`, default true; false → errors are only counted.
-    pub enabled: bool,
-    /// `max_total_errors`, default 1000.
-    pub max_total_errors: u64,
-    /// `max_consecutive_errors`, default 10.
-    pub max_consecutive_errors: u64,
-    /// `max_error_rate`, default 0.15, over the last `error_window_size` items.
-    pub max_error_rate: f64,
-    /// `error_window_size`, default 100.
-    pub error_window_size: u64,
-    /// `error_queue_size`, default 10: how many recent errors are kept for the message.
-    pub error_queue_size: u64,
-}
-
-impl Default for ErrorBudget {
-    fn default() -> Self {
-        Self {
-            enabled: true,
-            max_total_errors: 1000,
-            max_consecutive_errors: 10,
-            max_error_rate: 0.15,
-            error_window_size: 100,
-            error_queue_size: 10,
-        }
-    }
-}
+/// When a sync gives up on per-item errors (Elastic's `ErrorMonitor`): owned by the
+/// sync; `error_monitor.*` and `sync.error_budget.*` in config.yml fill it.
+pub use tributary_sync::ErrorBudget;
 
 /// `service.*` (reference §5.2).
 #[derive(Debug, Clone, PartialEq)]

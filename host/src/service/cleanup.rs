@@ -12,8 +12,8 @@ use chrono::Utc;
 use std::collections::HashMap;
 
 use super::context::{ServiceContext, IDLE_JOB_THRESHOLD};
-use super::docs::{self, Counters, Terminal};
 use super::lock::{self, Lock};
+use super::state_writes::{self, Counters, Terminal};
 use tributary_elasticsearch::{EsError, JobQuery, JobStatus};
 
 pub async fn run(ctx: &ServiceContext) -> Result<(), EsError> {
@@ -57,7 +57,7 @@ pub async fn run(ctx: &ServiceContext) -> Result<(), EsError> {
         let reason = format!(
             "The job has not seen any update for {} s (last seen {}); the worker running it ({}) probably stopped.",
             IDLE_JOB_THRESHOLD.as_secs(),
-            job.doc.last_seen.map(docs::timestamp).unwrap_or_else(|| "never".into()),
+            job.doc.last_seen.map(state_writes::timestamp).unwrap_or_else(|| "never".into()),
             job.doc.worker_hostname.as_deref().unwrap_or("unknown")
         );
         end(ctx, &job.id, &reason).await;
@@ -67,8 +67,13 @@ pub async fn run(ctx: &ServiceContext) -> Result<(), EsError> {
             deleted_document_count: job.doc.deleted_document_count,
             total_document_count: None,
         };
-        let doc =
-            docs::connector_sync_done(Terminal::Error, Some(&reason), &counters, None, Utc::now());
+        let doc = state_writes::connector_sync_done(
+            Terminal::Error,
+            Some(&reason),
+            &counters,
+            None,
+            Utc::now(),
+        );
         if let Err(e) = ctx
             .client
             .update_connector_doc(&job.doc.connector.id, &doc, None)
@@ -136,8 +141,8 @@ async fn end(ctx: &ServiceContext, job_id: &str, reason: &str) {
     let doc = serde_json::json!({
         "status": "error",
         "error": reason,
-        "completed_at": docs::timestamp(Utc::now()),
-        "last_seen": docs::timestamp(Utc::now()),
+        "completed_at": state_writes::timestamp(Utc::now()),
+        "last_seen": state_writes::timestamp(Utc::now()),
     });
     if let Err(e) = ctx.client.update_job_doc(job_id, &doc, None).await {
         tracing::warn!(job_id, error = %e, "cleanup could not end the job");

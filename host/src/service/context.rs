@@ -88,21 +88,13 @@ impl ServiceContext {
     /// The bulk settings of a sync, from `sync.*` in config.yml.
     pub fn sync_settings(&self) -> SyncSettings {
         let s = &self.config.sync;
-        let b = &s.error_budget;
         SyncSettings {
             bulk_max_docs: s.bulk_max_docs.max(1) as usize,
             bulk_max_bytes: s.bulk_max_bytes.max(1024) as usize,
             bulk_concurrency: s.bulk_concurrency.max(1) as usize,
             bulk_max_retries: s.bulk_max_retries,
             rejection_timeout: s.bulk_rejection_timeout,
-            error_budget: tributary_sync::ErrorBudget {
-                enabled: b.enabled,
-                max_total_errors: b.max_total_errors,
-                max_consecutive_errors: b.max_consecutive_errors,
-                max_error_rate: b.max_error_rate,
-                error_window_size: b.error_window_size as usize,
-                error_queue_size: b.error_queue_size as usize,
-            },
+            error_budget: s.error_budget.clone(),
             ..SyncSettings::default()
         }
     }
@@ -119,7 +111,7 @@ impl ServiceContext {
         plugin.grants(
             &self.runtime,
             values,
-            &super::values::sensitive_keys(stored),
+            &super::config_values::sensitive_keys(stored),
         )
     }
 

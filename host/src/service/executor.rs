@@ -14,8 +14,8 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use super::context::{JobControl, RunningJob, ServiceContext};
-use super::docs;
 use super::runner::run_claimed_job;
+use super::state_writes;
 use tributary_elasticsearch::{
     Connector, EsError, JobQuery, JobStatus, JobType, SyncJob, Versioned,
 };
@@ -82,7 +82,7 @@ pub async fn claim_with_lock(
         .client
         .update_connector_doc(
             connector_id,
-            &docs::connector_sync_starts(),
+            &state_writes::connector_sync_starts(),
             Some(connector.version()),
         )
         .await

@@ -12,7 +12,7 @@
 use chrono::{DateTime, Utc};
 
 use super::context::{ServiceContext, IDLE_JOB_THRESHOLD};
-use super::docs;
+use super::state_writes;
 use tributary_elasticsearch::{Connector, EsError, JobQuery, JobStatus, SyncJob, Versioned};
 
 /// What holds a connector.
@@ -86,7 +86,7 @@ pub async fn end_stale_job(
     job: &Versioned<SyncJob>,
     reason: &str,
 ) -> Result<bool, EsError> {
-    let now = docs::timestamp(Utc::now());
+    let now = state_writes::timestamp(Utc::now());
     let doc = serde_json::json!({
         "status": "error",
         "error": reason,
@@ -115,7 +115,7 @@ pub fn stale_reason(job: &Versioned<SyncJob>, by: &str) -> String {
         IDLE_JOB_THRESHOLD.as_secs(),
         job.doc
             .last_seen
-            .map(docs::timestamp)
+            .map(state_writes::timestamp)
             .unwrap_or_else(|| "never".into()),
         job.doc.worker_hostname.as_deref().unwrap_or("unknown")
     )

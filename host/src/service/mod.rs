@@ -4,15 +4,16 @@
 //! `sync/`; this module only decides what runs when.
 
 mod cleanup;
-mod connectors;
+pub mod config_values;
+mod connector_poll;
 pub mod context;
-pub mod docs;
 pub mod executor;
+pub mod job_failure;
 pub mod lock;
 pub mod runner;
 pub mod schedule;
 pub mod schema;
-pub mod values;
+pub mod state_writes;
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -46,10 +47,10 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> Result<(), ServiceError> {
     let started = Utc::now();
-    let mut states: HashMap<String, connectors::ConnectorState> = ctx
+    let mut states: HashMap<String, connector_poll::ConnectorState> = ctx
         .connector_ids()
         .into_iter()
-        .map(|id| (id, connectors::ConnectorState::new(started)))
+        .map(|id| (id, connector_poll::ConnectorState::new(started)))
         .collect();
     let mut tasks = JoinSet::new();
     let mut errors: VecDeque<Instant> = VecDeque::new();
@@ -66,8 +67,8 @@ pub async fn run(
         for id in ctx.connector_ids() {
             let state = states
                 .entry(id.clone())
-                .or_insert_with(|| connectors::ConnectorState::new(started));
-            if let Err(e) = connectors::poll(&ctx, &id, state).await {
+                .or_insert_with(|| connector_poll::ConnectorState::new(started));
+            if let Err(e) = connector_poll::poll(&ctx, &id, state).await {
                 tracing::error!(connector_id = %id, error = %e, "connector poll failed");
                 failures.push(e.to_string());
             }

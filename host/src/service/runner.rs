@@ -9,16 +9,20 @@ use chrono::Utc;
 use serde_json::Value;
 use tokio::sync::watch;
 
+use super::config_values::{effective_values, missing_fields};
 use super::context::{
     JobControl, ServiceContext, StopReason, JOB_CHECK_INTERVAL, JOB_REPORT_INTERVAL,
 };
-use super::docs::{self, Counters, Terminal};
-use super::values::{effective_values, missing_fields};
+use super::job_failure::JobFailure;
+use super::state_writes::{self, Counters, Terminal};
 use tributary_elasticsearch::EsError;
 use tributary_elasticsearch::{JobStats, JobStatus, JobType, SyncJob, Versioned};
 use tributary_metrics as metrics;
-use tributary_runtime::{JobKind, LoadedPlugin, SyncRequest};
-use tributary_sync::{run_sync, BulkTarget, Failures, SyncJobSpec, SyncResult, SyncStats};
+use tributary_runtime::{LoadedPlugin, SyncRequest};
+use tributary_sync::{
+    run_sync, BasicRule, BulkTarget, Failures, SpecError, SyncJobSpec, SyncResult, SyncSettings,
+    SyncStats,
+};
 
 /// How a job ended.
 #[derive(Debug, Clone)]
@@ -75,9 +79,9 @@ pub async fn run_claimed_job(
             };
             (status, error, e.stats, cursor, e.failures)
         }
-        Err(reason) => (
+        Err(failure) => (
             Terminal::Error,
-            Some(reason),
+            Some(failure.to_string()),
             SyncStats::default(),
             None,
             Failures::default(),
@@ -159,7 +163,7 @@ async fn execute(
     job: &Versioned<SyncJob>,
     control: &Arc<JobControl>,
     progress: &watch::Sender<SyncStats>,
-) -> Result<Executed, String> {
+) -> Result<Executed, JobFailure> {
     let snapshot = &job.doc.connector;
     let service_type = snapshot
         .service_type
@@ -169,66 +173,49 @@ async fn execute(
                 .connector(&snapshot.id)
                 .and_then(|c| c.service_type.clone())
         })
-        .ok_or_else(|| format!("connector {} has no service_type", snapshot.id))?;
+        .ok_or_else(|| JobFailure::NoServiceType(snapshot.id.clone()))?;
     let plugin = ctx
         .plugins
         .get(&service_type)
-        .ok_or_else(|| format!("no plugin for service type '{service_type}' is loaded"))?;
-    let kind = match job.doc.job_type {
-        JobType::Full => JobKind::Full,
-        JobType::Incremental if plugin.metadata.features.incremental_sync => JobKind::Incremental,
+        .ok_or(JobFailure::NoPlugin(service_type))?;
+    match job.doc.job_type {
+        JobType::Full => {}
+        JobType::Incremental if plugin.metadata.features.incremental_sync => {}
         JobType::Incremental => {
-            return Err(format!(
-                "UnsupportedJobType: the {} plugin does not support incremental syncs",
-                plugin.metadata.name
+            return Err(JobFailure::IncrementalUnsupported(
+                plugin.metadata.name.clone(),
             ))
         }
-        JobType::AccessControl => {
-            return Err("UnsupportedJobType: access control (document-level security) syncs are not supported by Tributary".into())
-        }
-        JobType::Unknown => return Err("UnsupportedJobType: unknown job_type".into()),
-    };
+        JobType::AccessControl => return Err(JobFailure::AccessControlUnsupported),
+        JobType::Unknown => return Err(JobFailure::UnknownJobType),
+    }
 
     let schema = plugin.configuration_schema();
     let stored = snapshot.configuration_map();
     let missing = missing_fields(&stored, &schema);
     if !missing.is_empty() {
-        return Err(format!(
-            "Connector has missing configuration fields: {}",
-            missing.join(", ")
-        ));
+        return Err(JobFailure::MissingFields(missing));
     }
     let values = effective_values(&stored, &schema);
     let grants = ctx.grants(&plugin, &stored, &values);
-    let errors = plugin
-        .validate_config(&values, &grants)
-        .await
-        .map_err(|e| e.to_string())?;
+    let errors = plugin.validate_config(&values, &grants).await?;
     if !errors.is_empty() {
-        return Err(field_errors_message(&errors));
+        return Err(JobFailure::InvalidConfiguration(errors));
     }
-    plugin
-        .ping(&values, &grants)
-        .await
-        .map_err(|e| e.to_string())?;
+    plugin.ping(&values, &grants).await?;
 
-    let job_json = serde_json::to_value(&job.doc).map_err(|e| format!("sync job document: {e}"))?;
-    let spec = SyncJobSpec::from_job_document(&job.id, &job_json, ctx.sync_settings())
-        .map_err(|e| e.to_string())?;
-    let advanced_rules = advanced_rules(ctx, &plugin, job, &values, &grants).await?;
+    let spec = job_spec(job, ctx.sync_settings())?;
+    let advanced_rules = advanced_rules(&plugin, job, &values, &grants).await?;
     let request = SyncRequest {
-        kind,
-        cursor: match kind {
-            JobKind::Incremental => snapshot.sync_cursor.as_ref().map(Value::to_string),
-            JobKind::Full => None,
+        kind: spec.job_type,
+        cursor: match spec.job_type {
+            JobType::Incremental => snapshot.sync_cursor.as_ref().map(Value::to_string),
+            _ => None,
         },
         advanced_rules,
         batch_size: spec.settings.bulk_max_docs.min(u32::MAX as usize) as u32,
     };
-    let mut source = plugin
-        .start_sync(&values, request, &grants)
-        .await
-        .map_err(|e| e.to_string())?;
+    let mut source = plugin.start_sync(&values, request, &grants).await?;
     let target: Arc<dyn BulkTarget> = Arc::new(ctx.data_client(&snapshot.id));
     let outcome = run_sync(&spec, &mut source, target, progress, control.token()).await;
     Ok(Executed {
@@ -239,21 +226,42 @@ async fn execute(
     })
 }
 
+/// The sync's view of a claimed job, read from the typed job document.
+fn job_spec(job: &Versioned<SyncJob>, settings: SyncSettings) -> Result<SyncJobSpec, SpecError> {
+    let connector = &job.doc.connector;
+    let index_name = connector
+        .index_name
+        .clone()
+        .filter(|s| !s.is_empty())
+        .ok_or(SpecError::MissingIndex)?;
+    let rules = match &connector.filtering {
+        Some(f) => BasicRule::parse_all(&serde_json::to_value(&f.rules).unwrap_or_default())?,
+        None => Vec::new(),
+    };
+    Ok(SyncJobSpec {
+        job_id: job.id.clone(),
+        connector_id: connector.id.clone(),
+        index_name,
+        job_type: job.doc.job_type,
+        pipeline: connector.pipeline_or_default(),
+        basic_rules: rules,
+        settings,
+    })
+}
+
 /// The job's active advanced rules, validated by the plugin; `None` when empty.
 async fn advanced_rules(
-    _ctx: &Arc<ServiceContext>,
     plugin: &LoadedPlugin,
     job: &Versioned<SyncJob>,
     values: &serde_json::Map<String, Value>,
     grants: &tributary_runtime::Grants,
-) -> Result<Option<Value>, String> {
+) -> Result<Option<Value>, JobFailure> {
     let Some(filtering) = &job.doc.connector.filtering else {
         return Ok(None);
     };
     if filtering.validation.state == "invalid" {
-        return Err(format!(
-            "InvalidFilteringError: the sync rules of this job are invalid: {}",
-            serde_json::to_string(&filtering.validation.errors).unwrap_or_default()
+        return Err(JobFailure::InvalidFilteringSnapshot(
+            serde_json::to_string(&filtering.validation.errors).unwrap_or_default(),
         ));
     }
     let snippet = &filtering.advanced_snippet.value;
@@ -261,17 +269,15 @@ async fn advanced_rules(
         return Ok(None);
     }
     if !plugin.metadata.features.advanced_rules {
-        return Err(format!(
-            "the {} plugin does not support advanced sync rules",
-            plugin.metadata.name
+        return Err(JobFailure::AdvancedRulesUnsupported(
+            plugin.metadata.name.clone(),
         ));
     }
     let errors = plugin
         .validate_advanced_rules(values, snippet, grants)
-        .await
-        .map_err(|e| e.to_string())?;
+        .await?;
     if !errors.is_empty() {
-        return Err(format!("InvalidFilteringError: {}", errors.join("; ")));
+        return Err(JobFailure::InvalidAdvancedRules(errors));
     }
     Ok(Some(snippet.clone()))
 }
@@ -284,18 +290,6 @@ pub fn is_empty_snippet(v: &Value) -> bool {
         Value::Array(a) => a.is_empty(),
         _ => false,
     }
-}
-
-/// Elastic's wording for configuration errors.
-pub fn field_errors_message(errors: &[tributary_runtime::FieldError]) -> String {
-    let parts: Vec<String> = errors
-        .iter()
-        .map(|e| match &e.key {
-            Some(k) => format!("'{k}': {}", e.message),
-            None => e.message.clone(),
-        })
-        .collect();
-    format!("Field validation errors: {}", parts.join("; "))
 }
 
 /// Posts `_stats` while the job runs and stops it when its document says so.
@@ -398,7 +392,7 @@ async fn finish(
     cursor: Option<String>,
 ) -> bool {
     let now = Utc::now();
-    let job_doc = docs::job_terminated(status, error, counters, failures, now);
+    let job_doc = state_writes::job_terminated(status, error, counters, failures, now);
     let missing = match ctx.client.update_job_doc(&job.id, &job_doc, None).await {
         Ok(_) => false,
         Err(e) if is_document_missing(&e) => {
@@ -411,7 +405,7 @@ async fn finish(
         }
     };
     if missing {
-        let doc = docs::connector_job_missing(now);
+        let doc = state_writes::connector_job_missing(now);
         if let Err(e) = ctx
             .client
             .update_connector_doc(&job.doc.connector.id, &doc, None)
@@ -433,7 +427,8 @@ async fn finish(
             tracing::warn!(connector_id = %job.doc.connector.id, error = %e, "could not clear the old sync cursor");
         }
     }
-    let connector_doc = docs::connector_sync_done(status, error, counters, cursor.as_ref(), now);
+    let connector_doc =
+        state_writes::connector_sync_done(status, error, counters, cursor.as_ref(), now);
     if let Err(e) = ctx
         .client
         .update_connector_doc(&job.doc.connector.id, &connector_doc, None)

@@ -27,13 +27,14 @@ fn bulk_faults_during_a_100k_row_sync_lose_and_double_count_nothing() {
     let es = &sim.es;
     let work = Workdir::new();
     es.create_connector("pg-faults", "big-faults", "postgresql");
-    // More retries than the default 5 per item: with 5% per-item 429s on top of
-    // whole-request faults, an unlucky item must not exhaust its retries.
+    // Whole requests are retried by the client (elasticsearch.max_retries attempts,
+    // short delays here); items by the sync (more per-item retries than the default 5,
+    // so an unlucky item among 5% per-item 429s does not exhaust them).
     let config = work.config(
         "config.yml",
         sim.url(),
         &[("pg-faults", "postgresql")],
-        "sync:\n  bulk_max_retries: 10\n",
+        "elasticsearch.max_retries: 8\nelasticsearch.initial_backoff_duration: 0.05\nsync:\n  bulk_max_retries: 10\n",
     );
     let host = work.run("tributary", &config);
     es.wait_schema("pg-faults");

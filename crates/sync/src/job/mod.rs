@@ -254,16 +254,12 @@ impl<'a> Job<'a> {
                 None => Stop::Canceled,
             }
         };
-        retrying(&spec.settings, self.cancel, || {
-            self.target.prepare_index(index)
-        })
-        .await
-        .map_err(failed("Could not prepare"))?;
-        let info = retrying(&spec.settings, self.cancel, || {
-            self.target.index_info(index)
-        })
-        .await
-        .map_err(failed("Could not inspect"))?;
+        admin(self.target.prepare_index(index))
+            .await
+            .map_err(failed("Could not prepare"))?;
+        let info = admin(self.target.index_info(index))
+            .await
+            .map_err(failed("Could not inspect"))?;
         let Some(info) = info else {
             return Err(Stop::Failed(format!(
                 "The index '{index}' was deleted right after it was prepared for this sync; nothing was written. Run the sync again."
@@ -361,12 +357,8 @@ impl<'a> Job<'a> {
     }
 
     fn spawn(&mut self, req: Request) {
-        self.inflight.spawn(send_request(
-            self.target.clone(),
-            self.ctx.clone(),
-            req,
-            self.stop.clone(),
-        ));
+        self.inflight
+            .spawn(send_request(self.target.clone(), self.ctx.clone(), req));
     }
 
     /// Sends a batch once a slot is free and the retry queue is not full (this wait
@@ -540,30 +532,11 @@ async fn sleep_until_tokio(at: Option<tokio::time::Instant>) {
     }
 }
 
-/// Runs an admin call, retrying transient failures with backoff. `Err(None)` means
-/// canceled while waiting to retry.
-async fn retrying<T, F, Fut>(
-    settings: &SyncSettings,
-    cancel: &CancellationToken,
-    mut call: F,
-) -> Result<T, Option<TargetError>>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T, TargetError>>,
-{
-    let mut attempt = 0;
-    loop {
-        match call().await {
-            Ok(v) => return Ok(v),
-            Err(TargetError::Transient(m)) if attempt < settings.bulk_max_retries => {
-                attempt += 1;
-                tracing::warn!(attempt, error = %m, "Elasticsearch call failed, retrying");
-                tokio::select! {
-                    _ = cancel.cancelled() => return Err(None),
-                    _ = tokio::time::sleep(settings.backoff(attempt)) => {}
-                }
-            }
-            Err(e) => return Err(Some(e)),
-        }
-    }
+/// An admin call (refresh, count, index checks, deletion). The target retries
+/// transient failures itself (the Elasticsearch client's one retry policy); an
+/// error here is final. `Err(Some(..))` keeps the shape the callers map.
+async fn admin<T>(
+    call: impl std::future::Future<Output = Result<T, TargetError>>,
+) -> Result<T, Option<TargetError>> {
+    call.await.map_err(Some)
 }

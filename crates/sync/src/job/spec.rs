@@ -2,8 +2,10 @@
 
 use super::*;
 
-/// `job_type` of the sync job document.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// `job_type` of a sync job: the one definition of the house. Elasticsearch's job
+/// documents carry it, the scheduler creates it, the plugin is asked for its kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum JobType {
     /// Everything is re-indexed, then documents not seen by this job are deleted.
     Full,
@@ -11,6 +13,10 @@ pub enum JobType {
     Incremental,
     /// Document-level security sync: not supported by Tributary (fails the job).
     AccessControl,
+    /// A type this host does not know (a newer Elasticsearch, a typo): read so the
+    /// job document stays readable, refused when the job would run.
+    #[serde(other)]
+    Unknown,
 }
 
 impl JobType {
@@ -30,6 +36,7 @@ impl JobType {
             Self::Full => "full",
             Self::Incremental => "incremental",
             Self::AccessControl => "access_control",
+            Self::Unknown => "unknown",
         }
     }
 }

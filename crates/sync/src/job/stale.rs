@@ -8,7 +8,6 @@ impl Job<'_> {
     /// only), count, cursor.
     pub(super) async fn finish(&mut self, source: &mut dyn DocumentSource) -> Flow {
         let spec = self.spec;
-        let s = &spec.settings;
         let index = spec.index_name.as_str();
         let target = self.target.clone();
         let fail = |what: &str| {
@@ -26,7 +25,7 @@ impl Job<'_> {
         self.check_same_index().await?;
         if spec.job_type == JobType::Full {
             self.protect_failed().await?;
-            retrying(s, self.cancel, || target.refresh(index))
+            admin(target.refresh(index))
                 .await
                 .map_err(fail("Refresh"))?;
             let field = self.check_stale_deletion_is_safe().await?;
@@ -34,21 +33,17 @@ impl Job<'_> {
             if self.cancel.is_cancelled() {
                 return Err(Stop::Canceled);
             }
-            let deleted = retrying(s, self.cancel, || {
-                target.delete_where_not(index, &field, &spec.job_id)
-            })
-            .await
-            .map_err(fail("Stale document deletion"))?;
+            let deleted = admin(target.delete_where_not(index, &field, &spec.job_id))
+                .await
+                .map_err(fail("Stale document deletion"))?;
             self.stats.deleted_document_count += deleted;
             metrics::documents(&spec.connector_id, 0, deleted, 0);
             self.progress.send_replace(self.stats.clone());
         }
-        retrying(s, self.cancel, || target.refresh(index))
+        admin(target.refresh(index))
             .await
             .map_err(fail("Refresh"))?;
-        let total = retrying(s, self.cancel, || target.count(index))
-            .await
-            .map_err(fail("Count"))?;
+        let total = admin(target.count(index)).await.map_err(fail("Count"))?;
         self.stats.total_document_count = total;
         self.cursor = source.cursor().await.map_err(|e| {
             Stop::Failed(non_empty(
@@ -64,7 +59,7 @@ impl Job<'_> {
     pub(super) async fn check_same_index(&mut self) -> Flow<IndexInfo> {
         let spec = self.spec;
         let index = spec.index_name.as_str();
-        let now = retrying(&spec.settings, self.cancel, || self.target.index_info(index))
+        let now = admin(self.target.index_info(index))
             .await
             .map_err(|e| match e {
                 Some(e) => Stop::Failed(format!(
@@ -130,9 +125,7 @@ impl Job<'_> {
         let indexed = self.stats.indexed_document_count;
         let exact = matches!(stamp, StampField::Subfield(_));
         if indexed > 0 || exact {
-            let stamped = retrying(&spec.settings, self.cancel, || {
-                self.target.count_where(index, &field, &spec.job_id)
-            })
+            let stamped = admin(self.target.count_where(index, &field, &spec.job_id))
             .await
             .map_err(|e| match e {
                 Some(e) => Stop::Failed(format!(
@@ -260,8 +253,7 @@ impl Job<'_> {
                 states,
             };
             while !req.is_empty() {
-                let report =
-                    send_request(self.target.clone(), ctx.clone(), req, self.stop.clone()).await;
+                let report = send_request(self.target.clone(), ctx.clone(), req).await;
                 if let Some(fatal) = report.fatal {
                     return Err(Stop::Failed(format!(
                         "Could not protect documents that failed to index from stale deletion: {fatal}"

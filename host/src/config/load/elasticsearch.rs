@@ -218,11 +218,11 @@ pub(super) fn read_error_budget(
         seen.max_error_rate = true;
     }
     if let Some(x) = s.get(ctx, "error_window_size", |x, a| v::integer(x, a, 1))? {
-        budget.error_window_size = x;
+        budget.error_window_size = usize::try_from(x).unwrap_or(usize::MAX);
         seen.error_window_size = true;
     }
     if let Some(x) = s.get(ctx, "error_queue_size", |x, a| v::integer(x, a, 1))? {
-        budget.error_queue_size = x;
+        budget.error_queue_size = usize::try_from(x).unwrap_or(usize::MAX);
         seen.error_queue_size = true;
     }
     Ok(seen)

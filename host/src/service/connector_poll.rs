@@ -8,11 +8,12 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
+use super::config_values::{effective_values, missing_fields};
 use super::context::ServiceContext;
-use super::runner::{field_errors_message, is_empty_snippet};
+use super::job_failure::field_errors_message;
+use super::runner::is_empty_snippet;
 use super::schedule::next_run;
 use super::schema::{features_doc, register, Registration};
-use super::values::{effective_values, missing_fields};
 use tributary_elasticsearch::{
     Connector, ConnectorStatus, EsError, FilteringValidation, FilteringValidationError, JobType,
     TriggerMethod, Versioned,
@@ -374,7 +375,7 @@ async fn schedule(
         // Stamp the run on the connector, conditionally: the host whose write lands creates
         // the job. A conflict is re-read (a heartbeat or status write from any host also
         // bumps the version), and a stamp at or past `next` means another host won.
-        let stamp = json!({ field: super::docs::timestamp(next) });
+        let stamp = json!({ field: super::state_writes::timestamp(next) });
         let claimed = ctx
             .client
             .update_connector_cas(connector_id, |c| {
