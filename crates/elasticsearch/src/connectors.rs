@@ -1,5 +1,5 @@
 //! Connector calls: the Connector API (`_connector/...`) and direct access to
-//! `.elastic-connectors`, split as elastic-ingest splits them (reference §4.1).
+//! `.elastic-connectors`, split as elastic-ingest splits them (`docs/elastic/service-loops.md#access-modes`).
 
 use reqwest::Method;
 use serde::{Deserialize, Serialize};

@@ -83,7 +83,7 @@ impl Client {
     /// Mapping choice: a missing index is created with **dynamic mapping** and only one
     /// explicit field, [`SYNC_STAMP_FIELD`] as `keyword`. This is what Elastic's 9.x
     /// service does (`PUT /<index>` with no body, so cluster index templates and
-    /// dynamic mapping decide everything — reference §6.7), rather than 8.x's large
+    /// dynamic mapping decide everything — `docs/elastic/sync-pipeline.md#content-index-creation`), rather than 8.x's large
     /// custom analyzer set: users get the same index shape as with Elastic's current
     /// service, and templates they installed still apply. The stamp mapping is needed
     /// for stale-document deletion (see [`stamp_mapping`]). An existing index (or

@@ -1,5 +1,5 @@
 //! Cuts the stream of operations into `_bulk` requests bounded by operation count
-//! and encoded bytes (Elastic's Sink rule, reference §6.5: flush before an op would
+//! and encoded bytes (Elastic's Sink rule, `docs/elastic/sync-pipeline.md#bulk-requests`: flush before an op would
 //! overflow, flush right after a limit is reached; an oversized op goes alone).
 
 use super::traits::BulkOp;

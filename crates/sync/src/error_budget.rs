@@ -1,4 +1,4 @@
-//! The error budget: Elastic's `ErrorMonitor` (reference §6.5, §13 item 6) over
+//! The error budget: Elastic's `ErrorMonitor` (`docs/elastic/sync-pipeline.md#errormonitor`) over
 //! per-item outcomes, plus the job-level error type.
 
 use std::collections::VecDeque;

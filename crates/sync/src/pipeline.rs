@@ -1,5 +1,5 @@
 //! The job's ingest-pipeline settings and the body fields Elastic's service derives
-//! from them (reference §6.1, §6.8, §13 item 8).
+//! from them (`docs/elastic/sync-pipeline.md#ingest-pipeline`, `pitfalls.md` item 8).
 
 use md5::{Digest, Md5};
 use serde::{Deserialize, Serialize};

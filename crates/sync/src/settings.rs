@@ -1,6 +1,6 @@
 //! Tunables of one sync job. Defaults follow Tributary's stance (bigger bulks than
 //! Elastic's 250 docs, exponential per-item retries) with Elastic's error-monitor
-//! thresholds (reference §5.1, §13 item 6).
+//! thresholds (`docs/elastic/config-yml.md#bulk`, `pitfalls.md` item 6).
 
 use std::time::Duration;
 

@@ -1,4 +1,4 @@
-//! Counters of one sync job, as the job document reports them (reference §3.1).
+//! Counters of one sync job, as the job document reports them (`docs/elastic/sync-job-document.md#counters`).
 
 /// Progress and final counters. Every field is exact: an item is counted once, when
 /// its final outcome is known, however often it was retried.
@@ -6,7 +6,7 @@
 pub struct SyncStats {
     /// Successful `index` and `update` items.
     pub indexed_document_count: u64,
-    /// MiB, integer, rounded half to even like Python's `round` (reference §13 item 17).
+    /// MiB, integer, rounded half to even like Python's `round` (`docs/elastic/pitfalls.md`, item 17).
     pub indexed_document_volume: u64,
     /// Successful `delete` items plus stale documents deleted after a full sync.
     pub deleted_document_count: u64,

@@ -1,4 +1,4 @@
-//! config.yml: elastic-ingest's keys and defaults (reference §5), dotted or nested
+//! config.yml: elastic-ingest's keys and defaults (`docs/elastic/config-yml.md`), dotted or nested
 //! keys, `${VAR}` / `${VAR:-default}` interpolation, Tributary's `plugins:` and
 //! `sync:` sections. Unknown keys warn; invalid values are errors naming the key.
 //!

@@ -1,4 +1,4 @@
-//! The typed config.yml model, with elastic-ingest's keys and defaults (reference §5)
+//! The typed config.yml model, with elastic-ingest's keys and defaults (`docs/elastic/config-yml.md`)
 //! plus Tributary's own `plugins:` and `sync:` sections.
 //!
 //! Durations are written in seconds in config.yml (numbers, fractions allowed), as
@@ -28,7 +28,7 @@ pub struct Config {
     pub warnings: Vec<String>,
 }
 
-/// `elasticsearch.*` (reference §5.1).
+/// `elasticsearch.*` (`docs/elastic/config-yml.md#elasticsearch`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ElasticsearchConfig {
     /// `host`, default `http://localhost:9200`.
@@ -122,7 +122,7 @@ impl From<&ElasticsearchConfig> for tributary_elasticsearch::ClientConfig {
     }
 }
 
-/// `elasticsearch.bulk.*` (reference §5.1). Tributary sizes bulk requests with
+/// `elasticsearch.bulk.*` (`docs/elastic/config-yml.md#bulk`). Tributary sizes bulk requests with
 /// [`SyncConfig`]; the keys that have a Tributary equivalent are inherited by it when
 /// set explicitly (see [`SyncConfig`]), the others are read for compatibility.
 #[derive(Debug, Clone, PartialEq)]
@@ -182,7 +182,7 @@ impl Default for BulkConfig {
 /// sync; `error_monitor.*` and `sync.error_budget.*` in config.yml fill it.
 pub use tributary_sync::ErrorBudget;
 
-/// `service.*` (reference §5.2).
+/// `service.*` (`docs/elastic/config-yml.md#service`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ServiceConfig {
     /// `idling`, default 30 s: poll period of the scheduler and job executors.

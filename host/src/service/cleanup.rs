@@ -1,6 +1,6 @@
 //! Cleanup (every `service.job_cleanup_interval`): jobs left `in_progress` or
 //! `canceling` by a worker that died are ended as `error` with a reason, and their
-//! connector's `in_progress` lock is released (reference §4.4 "Cleanup").
+//! connector's `in_progress` lock is released (`docs/elastic/service-loops.md#cleanup`).
 //!
 //! Beyond Elastic: a connector left locked with no active job at all (its worker
 //! died between taking the lock and claiming the job) blocks that connector

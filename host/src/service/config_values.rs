@@ -1,6 +1,6 @@
 //! Turning a connector's stored configuration (a map of Rich Configurable Fields)
 //! into the plain values a plugin receives, as Elastic's framework does
-//! (reference §2.3: coercion by declared type, `default_value` for empty optional
+//! (`docs/elastic/connector-document.md#value-coercion`: coercion by declared type, `default_value` for empty optional
 //! fields, the plugin's own default for keys missing from the stored document).
 
 use serde_json::{Map, Value};

@@ -1,5 +1,5 @@
 //! The per-connector poll (every `service.idling`), as Elastic's scheduler does it
-//! (reference §4.4 "Scheduler poll"): register the plugin's schema and features,
+//! (`docs/elastic/service-loops.md#scheduler-poll`): register the plugin's schema and features,
 //! check in, validate + ping → `connected` or `error`, validate draft sync rules,
 //! and create scheduled jobs when due.
 
@@ -157,7 +157,7 @@ pub async fn poll(
     schedule(ctx, connector_id, &plugin, state).await
 }
 
-/// Schema registration and upgrade, features, service type (reference §2.3).
+/// Schema registration and upgrade, features, service type (`docs/elastic/connector-document.md#schema-registration`).
 async fn prepare(
     ctx: &ServiceContext,
     connector: &mut Versioned<Connector>,
@@ -251,7 +251,7 @@ async fn set_error(
     Ok(())
 }
 
-/// Draft rules in state `edited` are validated; valid ones are activated (§7.4).
+/// Draft rules in state `edited` are validated; valid ones are activated (`docs/elastic/sync-rules.md#validation-flow`).
 async fn validate_draft_rules(
     ctx: &ServiceContext,
     connector: &Versioned<Connector>,
@@ -318,7 +318,7 @@ async fn validate_draft_rules(
     Ok(())
 }
 
-/// Creates scheduled jobs that are due, once across hosts (§2.4).
+/// Creates scheduled jobs that are due, once across hosts (`docs/elastic/connector-document.md#scheduling`).
 async fn schedule(
     ctx: &ServiceContext,
     connector_id: &str,

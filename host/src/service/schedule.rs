@@ -1,4 +1,4 @@
-//! Cron scheduling of sync jobs (reference §2.4): Quartz expressions, seconds
+//! Cron scheduling of sync jobs (`docs/elastic/connector-document.md#scheduling`): Quartz expressions, seconds
 //! ignored (the fastest schedule is once a minute, as in Elastic's service).
 
 use std::str::FromStr;

@@ -1,5 +1,5 @@
 //! Registering a plugin's configuration schema on a connector, as Elastic's service
-//! does on its first poll (reference §2.3): an empty configuration gets the whole
+//! does on its first poll (`docs/elastic/connector-document.md#schema-registration`): an empty configuration gets the whole
 //! schema (and the connector becomes `needs_configuration`); otherwise missing
 //! fields are added and missing attributes filled, keeping the user's values.
 
@@ -71,7 +71,7 @@ pub fn register(stored: &Map<String, Value>, schema: &Map<String, Value>) -> Reg
     }
 }
 
-/// The connector `features` object for a plugin (reference §2.5).
+/// The connector `features` object for a plugin (`docs/elastic/connector-document.md#features`).
 pub fn features_doc(f: &tributary_runtime::Features) -> Value {
     serde_json::json!({
         "sync_rules": {

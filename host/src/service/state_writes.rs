@@ -1,5 +1,5 @@
 //! The partial documents the service writes on connectors and jobs, as Elastic's
-//! service writes them (reference §3.2, §4.4 "Running one job" step 10).
+//! service writes them (`docs/elastic/sync-job-document.md#what-the-service-writes`, `service-loops.md#running-one-job` step 10).
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{json, Value};

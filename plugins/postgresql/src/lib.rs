@@ -26,7 +26,7 @@ pub struct PostgreSql;
 const TABLES_TOOLTIP: &str =
     "This configurable field is ignored when Advanced Sync Rules are used.";
 
-/// The configuration schema, exactly as Elastic's connector declares it (§8.2).
+/// The configuration schema, exactly as Elastic's connector declares it (`docs/elastic/postgresql-connector.md#configuration`).
 pub fn schema() -> Schema {
     Schema::new()
         .field(Field::str("host", "Host").order(1))

@@ -24,7 +24,7 @@ pub enum ConnectorStatus {
     Unknown,
 }
 
-/// One Rich Configurable Field (reference §2.3).
+/// One Rich Configurable Field (`docs/elastic/connector-document.md#configuration-schema`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ConfigField {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -142,7 +142,7 @@ pub struct SyncRulesFeatures {
     pub advanced: Option<Enabled>,
 }
 
-/// `features` (reference §2.5).
+/// `features` (`docs/elastic/connector-document.md#features`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Features {
     #[serde(
@@ -217,7 +217,7 @@ impl Features {
     }
 }
 
-/// The connector document (`.elastic-connectors`, reference §2.1).
+/// The connector document (`.elastic-connectors`, `docs/elastic/connector-document.md#fields`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Connector {
     /// The document `_id` (the Connector API's `id`).

@@ -132,7 +132,7 @@ impl JobConnector {
     }
 }
 
-/// The sync job document (`.elastic-connectors-sync-jobs`, reference §3.1).
+/// The sync job document (`.elastic-connectors-sync-jobs`, `docs/elastic/sync-job-document.md#fields`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SyncJob {
     /// The document `_id`.

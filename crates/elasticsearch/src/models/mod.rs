@@ -1,4 +1,4 @@
-//! The connector and sync-job documents (reference §2, §3; API reference A.4–A.6).
+//! The connector and sync-job documents (`docs/elastic/connector-document.md`, `sync-job-document.md`, `connector-api.md`).
 //!
 //! Tolerant by design: unknown fields are kept in `other` (and written back on a full
 //! re-serialisation), null and absent are the same, unknown enum strings become

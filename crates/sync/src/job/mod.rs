@@ -1,4 +1,4 @@
-//! The runner: one sync job end to end (reference §6.1–§6.3).
+//! The runner: one sync job end to end (`docs/elastic/sync-pipeline.md`).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -1,4 +1,4 @@
-//! Basic sync rules (reference §7.1, §7.2), applied on the host.
+//! Basic sync rules (`docs/elastic/sync-rules.md`), applied on the host.
 
 mod basic;
 mod validate;

@@ -1,4 +1,4 @@
-//! Elastic's default basic-rule validators (reference §7.2), for draft rules:
+//! Elastic's default basic-rule validators (`docs/elastic/sync-rules.md#basic-rule-validation`), for draft rules:
 //! JSON schema per rule, no match-all regex, no semantic duplicates.
 
 use std::collections::HashMap;

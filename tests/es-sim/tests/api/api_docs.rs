@@ -1,6 +1,6 @@
 //! Cluster, security, document, bulk, search, refresh, index-admin, ingest and limit behaviour.
 
-mod common;
+use crate::common;
 use common::*;
 use es_sim::Options;
 use serde_json::json;

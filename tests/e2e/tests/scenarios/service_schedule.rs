@@ -1,6 +1,6 @@
 //! Scheduling: a connector whose `scheduling.full` is enabled gets a `scheduled` full sync
 //! when its cron interval comes due, created once even with two `tributary run`
-//! processes watching the connector (reference §2.4; Elastic ignores the seconds field,
+//! processes watching the connector (`docs/elastic/connector-document.md#scheduling`; Elastic ignores the seconds field,
 //! so the fastest schedule is once a minute and this test waits up to one).
 
 use std::collections::HashMap;

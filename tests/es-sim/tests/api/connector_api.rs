@@ -1,7 +1,7 @@
 //! The Connector API: defaults, validation errors, state machines, soft delete, sync jobs, and
 //! coherence with the document APIs over the connector indices.
 
-mod common;
+use crate::common;
 use common::*;
 use es_sim::Options;
 use serde_json::{json, Value};

@@ -1,6 +1,6 @@
 //! An independent client: Elastic's official Python client must accept es-sim's answers.
 
-mod common;
+use crate::common;
 
 #[tokio::test]
 async fn official_python_client_accepts_es_sim() {

@@ -1,7 +1,7 @@
 //! Who may call the Connector API: API keys limited by role descriptors get what Elasticsearch
 //! gives the same role (the rule is written down in PRIVILEGES.md).
 
-mod common;
+use crate::common;
 use common::*;
 use es_sim::Options;
 use serde_json::{json, Value};

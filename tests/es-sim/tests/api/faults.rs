@@ -1,7 +1,7 @@
 //! Fault injection: per-item 429s, whole-request 429/503, dropped connections, latency,
 //! determinism under a seed, and the admin path.
 
-mod common;
+use crate::common;
 use common::*;
 use es_sim::{Faults, Options};
 use serde_json::json;

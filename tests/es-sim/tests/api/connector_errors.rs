@@ -1,7 +1,7 @@
 //! Connector API refusals worded, typed and nested as Elasticsearch's parsers, request
 //! validation and index service produce them.
 
-mod common;
+use crate::common;
 use common::*;
 use serde_json::{json, Value};
 
