@@ -20,7 +20,14 @@ pub fn bench(root: &Path, args: &[String]) -> Result<()> {
         // postgresql.wasm (and the release host, for the `tributary extract` run).
         crate::build(root)?;
     }
-    crate::run(Command::new(crate::cargo()).args(["build", "--release", "-p", "tributary-bench"]))?;
+    if !no_build {
+        crate::run(Command::new(crate::cargo()).args([
+            "build",
+            "--release",
+            "-p",
+            "tributary-bench",
+        ]))?;
+    }
     let exe = root.join("target").join("release").join("tributary-bench");
     match args.split_first() {
         Some((scenario, rest)) if scenario.as_str() == "faults-429" => {
