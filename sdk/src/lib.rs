@@ -67,6 +67,11 @@ mod config;
 pub mod log;
 #[cfg(feature = "postgresql")]
 pub mod postgresql;
+#[cfg(feature = "filesystem")]
+pub mod filesystem;
+#[cfg(feature = "http")]
+pub mod http;
+pub mod time;
 mod schema;
 
 pub use batch::{Batch, BatchBuilder, Document, DocumentBuilder, Operation, Value};
