@@ -48,8 +48,8 @@ pub enum HttpError {
     TooManyRedirects { url: String, max: usize },
     #[error("the response of {url} is larger than {limit} bytes (plugins.http.max_response_bytes)")]
     ResponseTooLarge { url: String, limit: u64 },
-    #[error("{url}: no complete response within {secs} s")]
-    Timeout { url: String, secs: f64 },
+    #[error("{url}: no complete response within {millis} ms")]
+    Timeout { url: String, millis: u64 },
     #[error("this job has made {limit} requests, the most plugins.http.max_requests_per_job allows")]
     RequestLimit { limit: u64 },
     #[error("the request's auth names configuration field `{key}`, which is not set")]
@@ -396,7 +396,7 @@ impl HttpGrant {
         if e.is_timeout() {
             return HttpError::Timeout {
                 url: url.to_string(),
-                secs: timeout.as_secs_f64(),
+                millis: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
             };
         }
         let mut message = e.to_string();
