@@ -57,8 +57,14 @@ mod tests {
         // datetime.fromtimestamp(0, tz=timezone.utc).isoformat()
         assert_eq!(iso_utc(0.0), "1970-01-01T00:00:00+00:00");
         // datetime.fromtimestamp(1733467200.25, tz=timezone.utc).isoformat()
-        assert_eq!(iso_utc(1_733_467_200.25), "2024-12-06T06:40:00.250000+00:00");
+        assert_eq!(
+            iso_utc(1_733_467_200.25),
+            "2024-12-06T06:40:00.250000+00:00"
+        );
         assert_eq!(iso_utc(951_782_400.0), "2000-02-29T00:00:00+00:00");
-        assert_eq!(iso_utc(1_700_000_000.123_456_7), "2023-11-14T22:13:20.123457+00:00");
+        assert_eq!(
+            iso_utc(1_700_000_000.123_456_7),
+            "2023-11-14T22:13:20.123457+00:00"
+        );
     }
 }

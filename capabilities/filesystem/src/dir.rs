@@ -3,7 +3,7 @@
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Component, Path};
 
-use cap_std::fs::{Dir, MetadataExt, Metadata};
+use cap_std::fs::{Dir, Metadata, MetadataExt};
 
 use super::FsError;
 
@@ -188,7 +188,11 @@ pub struct FsWalk {
 
 impl FsWalk {
     fn enter(&mut self, prefix: String) -> Result<(), FsError> {
-        let shown_prefix = if prefix.is_empty() { "." } else { prefix.as_str() };
+        let shown_prefix = if prefix.is_empty() {
+            "."
+        } else {
+            prefix.as_str()
+        };
         let read = if prefix.is_empty() {
             self.root.entries()
         } else {

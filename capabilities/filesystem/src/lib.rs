@@ -14,7 +14,9 @@
 pub mod dir;
 pub mod policy;
 
-pub use dir::{Entry, EntryKind, FileStat, FsDir, FsWalk, Timestamp, MAX_READ_BYTES, MAX_WALK_ENTRIES};
+pub use dir::{
+    Entry, EntryKind, FileStat, FsDir, FsWalk, Timestamp, MAX_READ_BYTES, MAX_WALK_ENTRIES,
+};
 pub use policy::{FsGrant, FsPolicy, DIRECTORY_KEY, ROOTS_KEY};
 
 /// Everything the filesystem capability refuses or fails at, each named.

@@ -44,7 +44,11 @@ fn policy(root: &Path) -> FsPolicy {
 fn walk_stat_and_read_inside_the_granted_directory() {
     let t = tree();
     let g = t.path().join("granted");
-    let dir = policy(&g).grant(&values(&g)).expect("grant").open().expect("open");
+    let dir = policy(&g)
+        .grant(&values(&g))
+        .expect("grant")
+        .open()
+        .expect("open");
     assert_eq!(dir.path(), g.display().to_string());
     let mut walk = dir.walk().expect("walk");
     let mut entries = Vec::new();
@@ -89,10 +93,16 @@ fn walk_stat_and_read_inside_the_granted_directory() {
     assert_eq!(a.inode, std_meta.ino());
     assert_eq!(a.size, 5);
     assert_eq!(a.modified.seconds, std_meta.mtime());
-    assert_eq!(dir.read("docs/deep/c.csv", 0, 100).expect("read"), b"x,y\n1,2\n");
+    assert_eq!(
+        dir.read("docs/deep/c.csv", 0, 100).expect("read"),
+        b"x,y\n1,2\n"
+    );
     assert_eq!(dir.read("docs/deep/c.csv", 4, 3).expect("chunk"), b"1,2");
     assert!(dir.read("a.txt", 5, 10).expect("eof").is_empty());
-    assert_eq!(dir.read("bin.dat", 0, 10).expect("read"), [0u8, 159, 146, 150, 255]);
+    assert_eq!(
+        dir.read("bin.dat", 0, 10).expect("read"),
+        [0u8, 159, 146, 150, 255]
+    );
 }
 
 #[test]
@@ -100,10 +110,16 @@ fn reads_are_capped_per_call() {
     let t = tempfile::tempdir().expect("tempdir");
     let big = vec![b'x'; MAX_READ_BYTES as usize + 10];
     std::fs::write(t.path().join("big.log"), &big).expect("write");
-    let dir = policy(t.path()).grant(&values(t.path())).expect("grant").open().expect("open");
+    let dir = policy(t.path())
+        .grant(&values(t.path()))
+        .expect("grant")
+        .open()
+        .expect("open");
     let chunk = dir.read("big.log", 0, u32::MAX).expect("read");
     assert_eq!(chunk.len(), MAX_READ_BYTES as usize);
-    let rest = dir.read("big.log", MAX_READ_BYTES as u64, u32::MAX).expect("rest");
+    let rest = dir
+        .read("big.log", MAX_READ_BYTES as u64, u32::MAX)
+        .expect("rest");
     assert_eq!(rest.len(), 10);
 }
 
@@ -111,8 +127,15 @@ fn reads_are_capped_per_call() {
 fn every_way_out_is_refused_by_name() {
     let t = tree();
     let g = t.path().join("granted");
-    let dir = policy(&g).grant(&values(&g)).expect("grant").open().expect("open");
-    assert!(matches!(dir.read("link-out", 0, 100), Err(FsError::Escape { .. })));
+    let dir = policy(&g)
+        .grant(&values(&g))
+        .expect("grant")
+        .open()
+        .expect("open");
+    assert!(matches!(
+        dir.read("link-out", 0, 100),
+        Err(FsError::Escape { .. })
+    ));
     assert!(matches!(dir.stat("link-out"), Err(FsError::Escape { .. })));
     assert!(matches!(
         dir.read("../outside/secret.txt", 0, 100),
@@ -123,15 +146,24 @@ fn every_way_out_is_refused_by_name() {
         Err(FsError::InvalidPath { .. })
     ));
     let abs = t.path().join("outside/secret.txt").display().to_string();
-    assert!(matches!(dir.read(&abs, 0, 100), Err(FsError::InvalidPath { .. })));
-    assert!(matches!(dir.read("missing.txt", 0, 100), Err(FsError::NotFound { .. })));
+    assert!(matches!(
+        dir.read(&abs, 0, 100),
+        Err(FsError::InvalidPath { .. })
+    ));
+    assert!(matches!(
+        dir.read("missing.txt", 0, 100),
+        Err(FsError::NotFound { .. })
+    ));
 
     // A directory outside every root: refused naming both.
     let outside = t.path().join("outside");
     let e = policy(&g).grant(&values(&outside)).expect_err("outside");
     assert!(matches!(e, FsError::OutsideRoots { .. }));
     let text = e.to_string();
-    assert!(text.contains(&outside.display().to_string()) && text.contains(&g.display().to_string()), "{text}");
+    assert!(
+        text.contains(&outside.display().to_string()) && text.contains(&g.display().to_string()),
+        "{text}"
+    );
     // `..` in the configured directory is refused, not resolved.
     let sneaky = g.join("../outside");
     assert!(matches!(
@@ -147,9 +179,17 @@ fn every_way_out_is_refused_by_name() {
         .expect_err("escape");
     assert!(matches!(e, FsError::Escape { .. }), "{e:?}");
     // No roots: not granted; no directory: named.
-    assert_eq!(FsPolicy::default().grant(&values(&g)), Err(FsError::NotGranted));
+    assert_eq!(
+        FsPolicy::default().grant(&values(&g)),
+        Err(FsError::NotGranted)
+    );
     assert_eq!(policy(&g).grant(&Map::new()), Err(FsError::NoDirectory));
     // A subdirectory of a root is fine.
-    let sub = policy(t.path()).grant(&values(&g.join("docs"))).expect("sub");
-    assert_eq!(sub.open().expect("open").read("b.md", 0, 10).expect("read"), b"# beta");
+    let sub = policy(t.path())
+        .grant(&values(&g.join("docs")))
+        .expect("sub");
+    assert_eq!(
+        sub.open().expect("open").read("b.md", 0, 10).expect("read"),
+        b"# beta"
+    );
 }

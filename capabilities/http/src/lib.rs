@@ -46,11 +46,15 @@ pub enum HttpError {
     },
     #[error("{url}: more than {max} redirects")]
     TooManyRedirects { url: String, max: usize },
-    #[error("the response of {url} is larger than {limit} bytes (plugins.http.max_response_bytes)")]
+    #[error(
+        "the response of {url} is larger than {limit} bytes (plugins.http.max_response_bytes)"
+    )]
     ResponseTooLarge { url: String, limit: u64 },
     #[error("{url}: no complete response within {millis} ms")]
     Timeout { url: String, millis: u64 },
-    #[error("this job has made {limit} requests, the most plugins.http.max_requests_per_job allows")]
+    #[error(
+        "this job has made {limit} requests, the most plugins.http.max_requests_per_job allows"
+    )]
     RequestLimit { limit: u64 },
     #[error("the request's auth names configuration field `{key}`, which is not set")]
     MissingCredential { key: String },
@@ -124,7 +128,9 @@ pub enum Method {
 pub enum Auth {
     None,
     /// `Authorization: Bearer <value of field>`.
-    Bearer { token_key: String },
+    Bearer {
+        token_key: String,
+    },
     /// `Authorization: Basic base64(<username>:<password>)`.
     Basic {
         username_key: String,
@@ -312,9 +318,9 @@ impl HttpGrant {
             hv.set_sensitive(true);
             headers.insert(reqwest::header::AUTHORIZATION, hv);
         }
-        let timeout = req
-            .timeout
-            .map_or(self.policy.request_timeout, |t| t.min(self.policy.request_timeout));
+        let timeout = req.timeout.map_or(self.policy.request_timeout, |t| {
+            t.min(self.policy.request_timeout)
+        });
         let method = match req.method {
             Method::Get => reqwest::Method::GET,
             Method::Post => reqwest::Method::POST,

@@ -51,7 +51,9 @@ impl AllowedOrigin {
             .ok_or_else(|| format!("{entry:?} has no scheme (write https://host[:port])"))?;
         let scheme = scheme.to_ascii_lowercase();
         if scheme != "http" && scheme != "https" {
-            return Err(format!("{entry:?}: only http and https origins can be allowed"));
+            return Err(format!(
+                "{entry:?}: only http and https origins can be allowed"
+            ));
         }
         let rest = rest.trim_end_matches('/');
         if rest.contains('/') || rest.contains('@') || rest.contains('?') || rest.contains('#') {
@@ -203,11 +205,26 @@ mod tests {
 
     #[test]
     fn origins_match_scheme_host_and_port() {
-        assert!(allows("https://api.example.com", "https://api.example.com/graphql?x=1"));
-        assert!(allows("https://api.example.com", "https://API.example.com:443/"));
-        assert!(!allows("https://api.example.com", "http://api.example.com/"));
-        assert!(!allows("https://api.example.com", "https://api.example.com:8443/"));
-        assert!(!allows("https://api.example.com", "https://api.example.com.evil.org/"));
+        assert!(allows(
+            "https://api.example.com",
+            "https://api.example.com/graphql?x=1"
+        ));
+        assert!(allows(
+            "https://api.example.com",
+            "https://API.example.com:443/"
+        ));
+        assert!(!allows(
+            "https://api.example.com",
+            "http://api.example.com/"
+        ));
+        assert!(!allows(
+            "https://api.example.com",
+            "https://api.example.com:8443/"
+        ));
+        assert!(!allows(
+            "https://api.example.com",
+            "https://api.example.com.evil.org/"
+        ));
         assert!(allows("http://127.0.0.1:8080", "http://127.0.0.1:8080/x"));
         assert!(!allows("http://127.0.0.1:8080", "http://127.0.0.1:8081/x"));
         assert!(allows("http://127.0.0.1:*", "http://127.0.0.1:9/x"));
@@ -217,7 +234,14 @@ mod tests {
         assert!(allows("https://*", "https://anything.org/"));
         assert!(allows("http://[::1]:8080", "http://[0:0::1]:8080/"));
         assert!(!allows("http://localhost:8080", "http://127.0.0.1:8080/"));
-        for bad in ["api.example.com", "ftp://x", "https://a/b", "https://u@a", "https://a*b.com", "https://a:x"] {
+        for bad in [
+            "api.example.com",
+            "ftp://x",
+            "https://a/b",
+            "https://u@a",
+            "https://a*b.com",
+            "https://a:x",
+        ] {
             assert!(AllowedOrigin::parse(bad).is_err(), "{bad}");
         }
     }
@@ -225,8 +249,17 @@ mod tests {
     #[test]
     fn plugin_urls_are_http_without_credentials() {
         assert!(parse_url("https://a.example/x").is_ok());
-        assert!(matches!(parse_url("file:///etc/passwd"), Err(HttpError::InvalidUrl { .. })));
-        assert!(matches!(parse_url("https://u:p@a.example/"), Err(HttpError::InvalidUrl { .. })));
-        assert!(matches!(parse_url("not a url"), Err(HttpError::InvalidUrl { .. })));
+        assert!(matches!(
+            parse_url("file:///etc/passwd"),
+            Err(HttpError::InvalidUrl { .. })
+        ));
+        assert!(matches!(
+            parse_url("https://u:p@a.example/"),
+            Err(HttpError::InvalidUrl { .. })
+        ));
+        assert!(matches!(
+            parse_url("not a url"),
+            Err(HttpError::InvalidUrl { .. })
+        ));
     }
 }

@@ -115,7 +115,10 @@ fn bearer() -> Auth {
 async fn credentials_by_reference_and_masked_echoes() {
     let a = serve().await;
     let g = grant(&[format!("http://{a}")], |_| {});
-    let r = g.send(get(format!("http://{a}/ok"), bearer())).await.expect("ok");
+    let r = g
+        .send(get(format!("http://{a}/ok"), bearer()))
+        .await
+        .expect("ok");
     assert_eq!(r.status, 200);
     // The server echoed the token: the plugin sees it masked.
     assert_eq!(String::from_utf8_lossy(&r.body), "hello; you sent ********");
@@ -128,7 +131,10 @@ async fn credentials_by_reference_and_masked_echoes() {
         username_key: "username".into(),
         password_key: "password".into(),
     };
-    let r = g.send(get(format!("http://{a}/basic"), basic)).await.expect("basic");
+    let r = g
+        .send(get(format!("http://{a}/basic"), basic))
+        .await
+        .expect("basic");
     assert_eq!((r.status, r.body.as_slice()), (200, &b"basic ok"[..]));
     // A same-origin redirect is followed.
     let r = g
@@ -147,14 +153,24 @@ async fn credentials_by_reference_and_masked_echoes() {
         ))
         .await
         .expect_err("missing");
-    assert!(matches!(e, HttpError::MissingCredential { ref key } if key == "api_key"), "{e}");
+    assert!(
+        matches!(e, HttpError::MissingCredential { ref key } if key == "api_key"),
+        "{e}"
+    );
     // The plugin cannot set the header the host owns.
     let mut req = get(format!("http://{a}/ok"), bearer());
-    req.headers.push(("Authorization".into(), "Bearer guess".into()));
-    assert!(matches!(g.send(req).await, Err(HttpError::InvalidHeader { .. })));
+    req.headers
+        .push(("Authorization".into(), "Bearer guess".into()));
+    assert!(matches!(
+        g.send(req).await,
+        Err(HttpError::InvalidHeader { .. })
+    ));
     let mut req = get(format!("http://{a}/ok"), Auth::None);
     req.headers.push(("Host".into(), "elsewhere".into()));
-    assert!(matches!(g.send(req).await, Err(HttpError::InvalidHeader { .. })));
+    assert!(matches!(
+        g.send(req).await,
+        Err(HttpError::InvalidHeader { .. })
+    ));
 }
 
 #[tokio::test]
@@ -167,21 +183,36 @@ async fn denials_are_named() {
         p.request_timeout = Duration::from_millis(500);
     });
     // Origin outside the allowlist (another port of the same host).
-    let e = g.send(get(format!("http://{b}/ok"), bearer())).await.expect_err("origin");
+    let e = g
+        .send(get(format!("http://{b}/ok"), bearer()))
+        .await
+        .expect_err("origin");
     assert!(matches!(e, HttpError::OriginNotAllowed { .. }), "{e}");
     assert!(e.to_string().contains(&format!("http://{b}")), "{e}");
     // A redirect to it.
     let e = g
-        .send(get(format!("http://{a}/redirect?to=http://{b}/ok"), bearer()))
+        .send(get(
+            format!("http://{a}/redirect?to=http://{b}/ok"),
+            bearer(),
+        ))
         .await
         .expect_err("redirect");
     assert!(matches!(e, HttpError::RedirectNotAllowed { .. }), "{e}");
     assert!(e.to_string().contains(&format!("http://{b}")), "{e}");
     // Oversized.
-    let e = g.send(get(format!("http://{a}/big"), Auth::None)).await.expect_err("big");
-    assert!(matches!(e, HttpError::ResponseTooLarge { limit: 1000, .. }), "{e}");
+    let e = g
+        .send(get(format!("http://{a}/big"), Auth::None))
+        .await
+        .expect_err("big");
+    assert!(
+        matches!(e, HttpError::ResponseTooLarge { limit: 1000, .. }),
+        "{e}"
+    );
     // Too slow.
-    let e = g.send(get(format!("http://{a}/slow"), Auth::None)).await.expect_err("slow");
+    let e = g
+        .send(get(format!("http://{a}/slow"), Auth::None))
+        .await
+        .expect_err("slow");
     assert!(matches!(e, HttpError::Timeout { .. }), "{e}");
     // Not a URL the capability sends to.
     let e = g
@@ -192,14 +223,21 @@ async fn denials_are_named() {
     // The job's request budget: 3 counted so far (the refused origin is not).
     let sent = g.requests();
     for _ in sent..8 {
-        g.send(get(format!("http://{a}/ok"), bearer())).await.expect("within budget");
+        g.send(get(format!("http://{a}/ok"), bearer()))
+            .await
+            .expect("within budget");
     }
-    let e = g.send(get(format!("http://{a}/ok"), bearer())).await.expect_err("limit");
+    let e = g
+        .send(get(format!("http://{a}/ok"), bearer()))
+        .await
+        .expect_err("limit");
     assert!(matches!(e, HttpError::RequestLimit { limit: 8 }), "{e}");
     // No origins at all: not granted.
     let off = HttpGrant::new(values(), Arc::new(HttpPolicy::default()));
     assert_eq!(
-        off.send(get(format!("http://{a}/ok"), bearer())).await.expect_err("off"),
+        off.send(get(format!("http://{a}/ok"), bearer()))
+            .await
+            .expect_err("off"),
         HttpError::NotGranted
     );
 }

@@ -18,13 +18,19 @@ impl Pattern {
             return Err("the pattern is empty".into());
         }
         if raw.starts_with('/') {
-            return Err(format!("{raw:?} is absolute; patterns are relative to the directory"));
+            return Err(format!(
+                "{raw:?} is absolute; patterns are relative to the directory"
+            ));
         }
         let mut segments = Vec::new();
         for s in raw.split('/') {
             match s {
                 "" | "." => continue,
-                ".." => return Err(format!("{raw:?} uses `..`, which would leave the directory")),
+                ".." => {
+                    return Err(format!(
+                        "{raw:?} uses `..`, which would leave the directory"
+                    ))
+                }
                 s => segments.push(s.to_string()),
             }
         }
@@ -54,7 +60,9 @@ fn match_segments(pattern: &[String], parts: &[&str]) -> bool {
         return (0..=parts.len()).any(|skip| match_segments(rest, &parts[skip..]));
     }
     match parts.split_first() {
-        Some((name, others)) => fnmatch(first.as_bytes(), name.as_bytes()) && match_segments(rest, others),
+        Some((name, others)) => {
+            fnmatch(first.as_bytes(), name.as_bytes()) && match_segments(rest, others)
+        }
         None => false,
     }
 }

@@ -79,9 +79,9 @@ pub fn doc_id(path: &str) -> String {
 pub fn is_text(path: &str) -> bool {
     let name = path.rsplit('/').next().unwrap_or(path);
     match name.rsplit_once('.') {
-        Some((stem, ext)) if !stem.is_empty() => TEXT_EXTENSIONS
-            .iter()
-            .any(|t| t.eq_ignore_ascii_case(ext)),
+        Some((stem, ext)) if !stem.is_empty() => {
+            TEXT_EXTENSIONS.iter().any(|t| t.eq_ignore_ascii_case(ext))
+        }
         _ => false,
     }
 }

@@ -172,7 +172,9 @@ impl Settings {
         let variables = json_object(config, "graphql_variables", "Variables")?.unwrap_or_default();
         let Some(map) = json_object(config, "graphql_object_to_id_map", "Objects to ID mapping")?
         else {
-            return Err(Error::config("GraphQL Objects to ID mapping field is not configured."));
+            return Err(Error::config(
+                "GraphQL Objects to ID mapping field is not configured.",
+            ));
         };
         let mut id_map = Vec::new();
         for (object, id) in map {
@@ -182,7 +184,9 @@ impl Settings {
             };
             let (present, id_present) = doc.field_exists(&object, Some(&id));
             if !present {
-                return Err(Error::config(format!("{object} is not present in the query.")));
+                return Err(Error::config(format!(
+                    "{object} is not present in the query."
+                )));
             }
             if !id_present {
                 return Err(Error::config(format!("{id} is not present in the query.")));
@@ -191,7 +195,11 @@ impl Settings {
         }
         let pagination = match config.str("pagination_model").unwrap_or(NO_PAGINATION) {
             CURSOR_PAGINATION => {
-                let key = config.str("pagination_key").unwrap_or("").trim().to_string();
+                let key = config
+                    .str("pagination_key")
+                    .unwrap_or("")
+                    .trim()
+                    .to_string();
                 if !doc.field_exists(&key, None).0 {
                     return Err(Error::config(format!("{key} is not present in the query.")));
                 }
@@ -213,10 +221,16 @@ impl Settings {
             "basic" => Auth::Basic(("username".into(), "password".into())),
             _ => Auth::None,
         };
-        let timeout = config.int("connection_timeout").filter(|t| *t > 0).unwrap_or(300);
+        let timeout = config
+            .int("connection_timeout")
+            .filter(|t| *t > 0)
+            .unwrap_or(300);
         Ok(Settings {
             endpoint,
-            get: config.str("http_method").unwrap_or("post").eq_ignore_ascii_case("get"),
+            get: config
+                .str("http_method")
+                .unwrap_or("post")
+                .eq_ignore_ascii_case("get"),
             auth,
             query,
             variables,
@@ -229,11 +243,21 @@ impl Settings {
 
     fn request(&self, query: &str, variables: &Map<String, Json>) -> Result<Request, Error> {
         let mut req = if self.get {
-            let mut url = format!("{}{}query=", self.endpoint, if self.endpoint.contains('?') { '&' } else { '?' });
+            let mut url = format!(
+                "{}{}query=",
+                self.endpoint,
+                if self.endpoint.contains('?') {
+                    '&'
+                } else {
+                    '?'
+                }
+            );
             url.push_str(&percent_encode(query));
             if !variables.is_empty() {
                 url.push_str("&variables=");
-                url.push_str(&percent_encode(&Json::Object(variables.clone()).to_string()));
+                url.push_str(&percent_encode(
+                    &Json::Object(variables.clone()).to_string(),
+                ));
             }
             Request::get(url)
         } else {
@@ -263,7 +287,10 @@ impl Settings {
             };
             if retry && attempt < RETRIES {
                 let wait = RETRY_INTERVAL * 2u32.pow(attempt - 1);
-                log::warn(&format!("GraphQL request failed (attempt {attempt} of {RETRIES}); retrying in {} s", wait.as_secs()));
+                log::warn(&format!(
+                    "GraphQL request failed (attempt {attempt} of {RETRIES}); retrying in {} s",
+                    wait.as_secs()
+                ));
                 std::thread::sleep(wait);
                 continue;
             }
@@ -278,15 +305,17 @@ impl Settings {
                     String::from_utf8_lossy(&response.body[..response.body.len().min(500)])
                 )));
             }
-            let body: Json = serde_json::from_slice(&response.body).map_err(|e| {
-                Error::source(format!("GraphQL response is not JSON: {e}"))
-            })?;
+            let body: Json = serde_json::from_slice(&response.body)
+                .map_err(|e| Error::source(format!("GraphQL response is not JSON: {e}")))?;
             if let Some(errors) = body.get("errors").filter(|e| !is_empty_json(e)) {
                 return Err(Error::source(format!(
                     "Error while executing query. Exception: {errors}"
                 )));
             }
-            return Ok(body.get("data").cloned().unwrap_or(Json::Object(Map::new())));
+            return Ok(body
+                .get("data")
+                .cloned()
+                .unwrap_or(Json::Object(Map::new())));
         }
     }
 }
@@ -328,7 +357,10 @@ fn valid_endpoint(url: &str) -> bool {
 
 /// Elastic's `extract_graphql_data_items`: the objects at each mapped path,
 /// each with its `_id` from the mapped field.
-pub fn extract(data: &Json, id_map: &[(String, String)]) -> Result<Vec<(Option<Json>, Map<String, Json>)>, Error> {
+pub fn extract(
+    data: &Json,
+    id_map: &[(String, String)],
+) -> Result<Vec<(Option<Json>, Map<String, Json>)>, Error> {
     let mut out = Vec::new();
     for (path, id_field) in id_map {
         let mut level = data;
@@ -372,13 +404,16 @@ pub fn page_info(data: &Json, key: &str) -> Result<(bool, Option<String>), Error
             _ => return Err(Error::config("Found list while processing Pagination key. Please check the query and provide path upto dictionary.")),
         }
     }
-    let info = level.get("pageInfo").filter(|i| {
-        i.get("hasNextPage").is_some() && i.get("endCursor").is_some()
-    });
+    let info = level
+        .get("pageInfo")
+        .filter(|i| i.get("hasNextPage").is_some() && i.get("endCursor").is_some());
     let Some(info) = info else {
         return Err(Error::config("Pagination is enabled but the query is missing 'pageInfo'. Please include 'pageInfo { hasNextPage endCursor }' in the query to support pagination."));
     };
-    let has_next = info.get("hasNextPage").and_then(Json::as_bool).unwrap_or(false);
+    let has_next = info
+        .get("hasNextPage")
+        .and_then(Json::as_bool)
+        .unwrap_or(false);
     let cursor = match info.get("endCursor") {
         Some(Json::String(s)) if !s.is_empty() => Some(s.clone()),
         _ => None,
@@ -528,19 +563,44 @@ mod tests {
     fn settings_validate_as_elastic_does() {
         let s = Settings::from_config(&config(base())).expect("valid");
         assert_eq!(s.pagination, Some(("org.users".into(), "after".into())));
-        assert_eq!(s.id_map, vec![("org.users.nodes".to_string(), "id".to_string())]);
+        assert_eq!(
+            s.id_map,
+            vec![("org.users.nodes".to_string(), "id".to_string())]
+        );
         let with = |k: &str, v: Json| {
             let mut b = base();
             b[k] = v;
             Settings::from_config(&config(b)).expect_err(k).message
         };
-        assert_eq!(with("graphql_object_to_id_map", json!("{\"org.members\": \"id\"}")), "org.members is not present in the query.");
-        assert_eq!(with("graphql_object_to_id_map", json!("{\"org.users.nodes\": \"login\"}")), "login is not present in the query.");
-        assert_eq!(with("graphql_object_to_id_map", json!("")), "GraphQL Objects to ID mapping field is not configured.");
-        assert!(with("graphql_object_to_id_map", json!("{nope")).starts_with("GraphQL Objects to ID mapping must be in valid JSON format."));
-        assert_eq!(with("pagination_key", json!("org.groups")), "org.groups is not present in the query.");
+        assert_eq!(
+            with(
+                "graphql_object_to_id_map",
+                json!("{\"org.members\": \"id\"}")
+            ),
+            "org.members is not present in the query."
+        );
+        assert_eq!(
+            with(
+                "graphql_object_to_id_map",
+                json!("{\"org.users.nodes\": \"login\"}")
+            ),
+            "login is not present in the query."
+        );
+        assert_eq!(
+            with("graphql_object_to_id_map", json!("")),
+            "GraphQL Objects to ID mapping field is not configured."
+        );
+        assert!(with("graphql_object_to_id_map", json!("{nope"))
+            .starts_with("GraphQL Objects to ID mapping must be in valid JSON format."));
+        assert_eq!(
+            with("pagination_key", json!("org.groups")),
+            "org.groups is not present in the query."
+        );
         assert!(with("graphql_query", json!("mutation { x { id } }")).contains("mutation"));
-        assert_eq!(with("http_endpoint", json!("ftp://x")), "GraphQL HTTP endpoint is not a valid URL.");
+        assert_eq!(
+            with("http_endpoint", json!("ftp://x")),
+            "GraphQL HTTP endpoint is not a valid URL."
+        );
     }
 
     #[test]
@@ -550,7 +610,10 @@ mod tests {
         let items = extract(&data, &[("org.users.nodes".into(), "id".into())]).expect("extract");
         assert_eq!(items.len(), 2);
         assert_eq!(items[1].0, Some(json!("u2")));
-        assert_eq!(page_info(&data, "org.users").expect("page"), (true, Some("c2".into())));
+        assert_eq!(
+            page_info(&data, "org.users").expect("page"),
+            (true, Some("c2".into()))
+        );
         assert!(extract(&data, &[("org.teams".into(), "id".into())]).is_err());
     }
 }

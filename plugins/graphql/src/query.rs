@@ -174,7 +174,9 @@ impl Parser {
                     self.name()?;
                     match self.next() {
                         Some(Tok::Name(on)) if on == "on" => {}
-                        other => return Err(format!("expected `on`, found {}", shown(other.as_ref()))),
+                        other => {
+                            return Err(format!("expected `on`, found {}", shown(other.as_ref())))
+                        }
                     }
                     self.name()?;
                     self.directives()?;
@@ -194,7 +196,12 @@ impl Parser {
                         selections: self.selection_set()?,
                     });
                 }
-                other => return Err(format!("expected an operation or fragment, found {}", shown(Some(&other)))),
+                other => {
+                    return Err(format!(
+                        "expected an operation or fragment, found {}",
+                        shown(Some(&other))
+                    ))
+                }
             }
         }
         Ok(Document { operations })
@@ -314,7 +321,12 @@ impl Parser {
                             self.next();
                             self.directives()?;
                         }
-                        other => return Err(format!("expected a fragment, found {}", shown(other.as_ref()))),
+                        other => {
+                            return Err(format!(
+                                "expected a fragment, found {}",
+                                shown(other.as_ref())
+                            ))
+                        }
                     }
                 }
                 Some(_) => fields.push(self.field()?),
@@ -456,13 +468,27 @@ mod tests {
     fn checks_as_elastic_does() {
         let d = parse(Q).expect("parse");
         assert!(d.is_query());
-        assert_eq!(d.field_exists("organization.users.nodes", Some("id")), (true, true));
-        assert_eq!(d.field_exists("organization.users.nodes", Some("login")), (true, false));
-        assert_eq!(d.field_exists("organization.members", Some("id")), (false, false));
+        assert_eq!(
+            d.field_exists("organization.users.nodes", Some("id")),
+            (true, true)
+        );
+        assert_eq!(
+            d.field_exists("organization.users.nodes", Some("login")),
+            (true, false)
+        );
+        assert_eq!(
+            d.field_exists("organization.members", Some("id")),
+            (false, false)
+        );
         assert!(d.selects("pageInfo") && d.selects("email"));
-        assert_eq!(d.argument_variable("users", "after").as_deref(), Some("after"));
+        assert_eq!(
+            d.argument_variable("users", "after").as_deref(),
+            Some("after")
+        );
         assert!(d.has_argument("users", "after"));
-        assert!(!parse("mutation { addUser(name: \"x\") { id } }").expect("parse").is_query());
+        assert!(!parse("mutation { addUser(name: \"x\") { id } }")
+            .expect("parse")
+            .is_query());
         assert!(parse("{ a { }").is_err());
         assert!(parse("query { a(b: ) }").is_err());
         assert!(parse("").is_err());

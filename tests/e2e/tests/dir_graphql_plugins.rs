@@ -39,7 +39,14 @@ fn extract(work: &Workdir, service_type: &str, values: Value, config: Option<&Pa
     std::fs::write(&v, values.to_string()).expect("values");
     let plugins = plugins_dir().display().to_string();
     let v = v.display().to_string();
-    let mut args = vec!["extract", service_type, "--plugins", &plugins, "--values", &v];
+    let mut args = vec![
+        "extract",
+        service_type,
+        "--plugins",
+        &plugins,
+        "--values",
+        &v,
+    ];
     let c;
     if let Some(config) = config {
         c = config.display().to_string();
@@ -61,7 +68,11 @@ fn ndjson(out: &Output) -> Vec<Value> {
 }
 
 fn failure(out: &Output) -> String {
-    assert!(!out.status.success(), "expected a failure; stdout: {}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        !out.status.success(),
+        "expected a failure; stdout: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
@@ -94,12 +105,7 @@ fn dir_plugin_under_grants_then_synced_into_es_sim() {
     let data = root.join("data");
     let sim = EsSim::start(&[]);
     let es = &sim.es;
-    let config = work.config(
-        "config.yml",
-        sim.url(),
-        &[("dir-connector", "dir")],
-        "",
-    );
+    let config = work.config("config.yml", sim.url(), &[("dir-connector", "dir")], "");
     // The grant: appended under `plugins:` (the harness writes that section first).
     let yaml = std::fs::read_to_string(&config).expect("config");
     let yaml = yaml.replacen(
@@ -110,7 +116,12 @@ fn dir_plugin_under_grants_then_synced_into_es_sim() {
     std::fs::write(&config, yaml).expect("config");
 
     // Without the grant the plugin is refused at load, naming the key to set.
-    let out = extract(&work, "dir", json!({"directory": data, "pattern": "**/*.*"}), None);
+    let out = extract(
+        &work,
+        "dir",
+        json!({"directory": data, "pattern": "**/*.*"}),
+        None,
+    );
     let err = failure(&out);
     assert!(
         err.contains("`filesystem` capability") && err.contains("plugins.filesystem.roots"),
@@ -235,7 +246,12 @@ fn dir_plugin_under_grants_then_synced_into_es_sim() {
         &["completed", "error", "canceled"],
         Duration::from_secs(120),
     );
-    assert_eq!(job["status"], "completed", "job: {job}\n{}", host.log_tail(40));
+    assert_eq!(
+        job["status"],
+        "completed",
+        "job: {job}\n{}",
+        host.log_tail(40)
+    );
     assert_eq!(es.count("files"), 7);
     let doc = es
         .doc("files", &md5_hex(&abs("notes.md")))
@@ -243,7 +259,9 @@ fn dir_plugin_under_grants_then_synced_into_es_sim() {
     // The line break comes back from es-sim as a space (not investigated; the
     // extract above checked the exact text): compare the words.
     assert_eq!(
-        doc["body"].as_str().map(|b| b.split_whitespace().collect::<Vec<_>>()),
+        doc["body"]
+            .as_str()
+            .map(|b| b.split_whitespace().collect::<Vec<_>>()),
         Some(vec!["#", "Notes", "see", "b"])
     );
     assert_eq!(doc["path"], abs("notes.md"));
@@ -318,18 +336,38 @@ fn answer(stream: TcpStream, redirect_to: &str) -> std::io::Result<()> {
         )
     };
     if path.starts_with("/redirect") {
-        return reply(&mut out, "302 Found", &format!("location: {redirect_to}\r\n"), "");
+        return reply(
+            &mut out,
+            "302 Found",
+            &format!("location: {redirect_to}\r\n"),
+            "",
+        );
     }
     if path.starts_with("/big") {
-        return reply(&mut out, "200 OK", "", &format!("{{\"data\": \"{}\"}}", "x".repeat(65536)));
+        return reply(
+            &mut out,
+            "200 OK",
+            "",
+            &format!("{{\"data\": \"{}\"}}", "x".repeat(65536)),
+        );
     }
     if auth != format!("Bearer {TOKEN}") {
-        return reply(&mut out, "401 Unauthorized", "", "{\"errors\": [\"unauthorized\"]}");
+        return reply(
+            &mut out,
+            "401 Unauthorized",
+            "",
+            "{\"errors\": [\"unauthorized\"]}",
+        );
     }
     let req: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let query = req["query"].as_str().unwrap_or("");
     if query.contains("__schema") {
-        return reply(&mut out, "200 OK", "", r#"{"data": {"__schema": {"queryType": {"name": "Query"}}}}"#);
+        return reply(
+            &mut out,
+            "200 OK",
+            "",
+            r#"{"data": {"__schema": {"queryType": {"name": "Query"}}}}"#,
+        );
     }
     let start: usize = req["variables"]["cursor"]
         .as_str()
@@ -385,35 +423,84 @@ fn graphql_plugin_under_grants_then_synced_into_es_sim() {
     std::fs::write(&config, grant("")).expect("config");
 
     // Without the grant: refused at load, naming the key.
-    let err = failure(&extract(&work, "graphql", gql_values(server.port, "/graphql"), None));
-    assert!(err.contains("`http` capability") && err.contains("plugins.http.allowed_origins"), "{err}");
+    let err = failure(&extract(
+        &work,
+        "graphql",
+        gql_values(server.port, "/graphql"),
+        None,
+    ));
+    assert!(
+        err.contains("`http` capability") && err.contains("plugins.http.allowed_origins"),
+        "{err}"
+    );
 
     // Under the grant: three pages, five users; the token came from the host.
-    let docs = ndjson(&extract(&work, "graphql", gql_values(server.port, "/graphql"), Some(&config)));
-    let ids: Vec<&str> = docs.iter().map(|d| d["_id"].as_str().expect("id")).collect();
+    let docs = ndjson(&extract(
+        &work,
+        "graphql",
+        gql_values(server.port, "/graphql"),
+        Some(&config),
+    ));
+    let ids: Vec<&str> = docs
+        .iter()
+        .map(|d| d["_id"].as_str().expect("id"))
+        .collect();
     assert_eq!(ids, ["u1", "u2", "u3", "u4", "u5"]);
     assert_eq!(docs[2]["name"], "Cleo");
     assert_eq!(docs[2]["id"], "u3");
     assert_eq!(docs[2]["profile"], json!({"age": 30, "tags": ["a"]}));
-    assert!(docs[0]["_timestamp"].as_str().is_some_and(|t| t.ends_with("+00:00")));
+    assert!(docs[0]["_timestamp"]
+        .as_str()
+        .is_some_and(|t| t.ends_with("+00:00")));
 
     // A wrong token is the server's 401, named as Elastic names it.
     let mut wrong = gql_values(server.port, "/graphql");
     wrong["token"] = json!("not-the-token");
     let err = failure(&extract(&work, "graphql", wrong, Some(&config)));
-    assert!(err.contains("do not have the necessary permissions"), "{err}");
-    assert!(!err.contains("not-the-token"), "the token leaked into the log: {err}");
+    assert!(
+        err.contains("do not have the necessary permissions"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("not-the-token"),
+        "the token leaked into the log: {err}"
+    );
 
     // Denials: an origin outside the allowlist, a redirect to one, an oversized response.
     let before = other.requests.load(Ordering::Relaxed);
-    let err = failure(&extract(&work, "graphql", gql_values(other.port, "/graphql"), Some(&config)));
-    assert!(err.contains("is not allowed") && err.contains(&format!("127.0.0.1:{}", other.port)), "{err}");
-    let err = failure(&extract(&work, "graphql", gql_values(server.port, "/redirect"), Some(&config)));
-    assert!(err.contains("redirect from") && err.contains("refused"), "{err}");
-    assert_eq!(other.requests.load(Ordering::Relaxed), before, "nothing reached the other origin");
+    let err = failure(&extract(
+        &work,
+        "graphql",
+        gql_values(other.port, "/graphql"),
+        Some(&config),
+    ));
+    assert!(
+        err.contains("is not allowed") && err.contains(&format!("127.0.0.1:{}", other.port)),
+        "{err}"
+    );
+    let err = failure(&extract(
+        &work,
+        "graphql",
+        gql_values(server.port, "/redirect"),
+        Some(&config),
+    ));
+    assert!(
+        err.contains("redirect from") && err.contains("refused"),
+        "{err}"
+    );
+    assert_eq!(
+        other.requests.load(Ordering::Relaxed),
+        before,
+        "nothing reached the other origin"
+    );
     let small = work.path("small.yml");
     std::fs::write(&small, grant("    max_response_bytes: 4096\n")).expect("config");
-    let err = failure(&extract(&work, "graphql", gql_values(server.port, "/big"), Some(&small)));
+    let err = failure(&extract(
+        &work,
+        "graphql",
+        gql_values(server.port, "/big"),
+        Some(&small),
+    ));
     assert!(err.contains("larger than 4096 bytes"), "{err}");
     // Validation as Elastic's: an id field the query does not select.
     let mut bad = gql_values(server.port, "/graphql");
@@ -426,8 +513,14 @@ fn graphql_plugin_under_grants_then_synced_into_es_sim() {
     let c = config.display().to_string();
     let out = tributary(&["plugins", "list", "--plugins", &plugins, "--config", &c]);
     let listing = String::from_utf8_lossy(&out.stdout);
-    let row = listing.lines().find(|l| l.starts_with("graphql ")).unwrap_or_else(|| panic!("{listing}"));
-    assert!(row.contains(&format!("http: http://127.0.0.1:{}", server.port)), "{row}");
+    let row = listing
+        .lines()
+        .find(|l| l.starts_with("graphql "))
+        .unwrap_or_else(|| panic!("{listing}"));
+    assert!(
+        row.contains(&format!("http: http://127.0.0.1:{}", server.port)),
+        "{row}"
+    );
 
     // The tutorial flow with es-sim.
     es.create_connector("gql-connector", "people", "graphql");
@@ -448,9 +541,17 @@ fn graphql_plugin_under_grants_then_synced_into_es_sim() {
         &["completed", "error", "canceled"],
         Duration::from_secs(120),
     );
-    assert_eq!(job["status"], "completed", "job: {job}\n{}", host.log_tail(40));
+    assert_eq!(
+        job["status"],
+        "completed",
+        "job: {job}\n{}",
+        host.log_tail(40)
+    );
     assert_eq!(es.count("people"), 5);
     let doc = es.doc("people", "u4").expect("u4 indexed");
     assert_eq!(doc["name"], "Dan");
-    assert!(!host.log().contains(TOKEN), "the token appeared in the host log");
+    assert!(
+        !host.log().contains(TOKEN),
+        "the token appeared in the host log"
+    );
 }
