@@ -64,10 +64,15 @@ extern crate self as tributary_sdk;
 
 mod batch;
 mod config;
+#[cfg(feature = "filesystem")]
+pub mod filesystem;
+#[cfg(feature = "http")]
+pub mod http;
 pub mod log;
 #[cfg(feature = "postgresql")]
 pub mod postgresql;
 mod schema;
+pub mod time;
 
 pub use batch::{Batch, BatchBuilder, Document, DocumentBuilder, Operation, Value};
 pub use config::Config;

@@ -61,7 +61,7 @@ pub enum PluginError {
     /// The component imports something the host does not provide.
     #[error(
         "{} imports {imports}, which this host does not provide (it grants only \
-         tributary:connector/logging, tributary:connector/postgresql and sandboxed WASI 0.2): {reason}",
+         tributary:connector/logging, tributary:connector/postgresql, tributary:connector/filesystem, tributary:connector/http and sandboxed WASI 0.2): {reason}",
         file.display()
     )]
     MissingImport {
@@ -148,6 +148,17 @@ pub enum PluginError {
     /// The instance is unusable after an earlier failure.
     #[error("plugin {plugin} cannot be called again after an earlier failure: {first}")]
     Dead { plugin: String, first: String },
+    /// The plugin imports a capability the operator has not granted.
+    #[error(
+        "{} imports the `{capability}` capability, which the operator has not granted; \
+         set {key} in config.yml to grant it",
+        file.display()
+    )]
+    UngrantedCapability {
+        file: PathBuf,
+        capability: String,
+        key: &'static str,
+    },
     /// Any other failure of the runtime while calling the plugin.
     #[error("plugin {plugin} failed during {call}: {message}")]
     Host {

@@ -1,6 +1,8 @@
 //! What one job is granted: the capabilities the host opens for it, and the
 //! secrets it must never see.
 
+use tributary_capability_filesystem::{FsError, FsGrant};
+use tributary_capability_http::HttpGrant;
 use tributary_capability_postgresql::PgGrant;
 
 use super::secrets::Secrets;
@@ -11,6 +13,11 @@ use super::secrets::Secrets;
 pub struct Grants {
     /// The PostgreSQL connection this job may open, if any.
     pub postgresql: Option<PgGrant>,
+    /// The directory this job may read, or why the connector's `directory` is
+    /// refused (returned by `filesystem.open()`, naming the directory and roots).
+    pub filesystem: Option<Result<FsGrant, FsError>>,
+    /// Outbound HTTP under the operator's allowlist, with this job's request count.
+    pub http: Option<HttpGrant>,
     /// The values withheld from the plugin and masked in what it sends back.
     pub secrets: Secrets,
 }

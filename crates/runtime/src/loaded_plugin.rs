@@ -142,6 +142,12 @@ impl LoadedPlugin {
             postgresql: self
                 .imports_capability("postgresql")
                 .then(|| runtime.postgresql_grant(values)),
+            filesystem: self
+                .imports_capability("filesystem")
+                .then(|| runtime.filesystem.grant(values)),
+            http: self.imports_capability("http").then(|| {
+                tributary_capability_http::HttpGrant::new(values.clone(), runtime.http.clone())
+            }),
             secrets: Secrets::new(values, self.secret_keys(also_sensitive)),
         }
     }

@@ -64,7 +64,7 @@ pub struct PluginRuntime {
 }
 
 /// Interfaces of our own package that the host provides.
-const PROVIDED_CAPABILITIES: &[&str] = &["logging", "postgresql", "types"];
+const PROVIDED_CAPABILITIES: &[&str] = &["logging", "postgresql", "types", "filesystem", "http"];
 
 impl PluginRuntime {
     /// Builds the engine, links the host's imports and starts the epoch ticker.
@@ -171,6 +171,15 @@ impl PluginRuntime {
         let (component, from_cache) = self.component(file, bytes).await?;
         let (contract, contract_version) = check_contract(&self.engine, file, &component)?;
         let (imports, wasi_imports, unknown) = imports_of(&self.engine, &component);
+        for cap in &imports {
+            if let Some(key) = self.config.ungranted_capability_key(cap) {
+                return Err(PluginError::UngrantedCapability {
+                    file: file.to_path_buf(),
+                    capability: cap.clone(),
+                    key,
+                });
+            }
+        }
         let instance_pre =
             self.linker
                 .instantiate_pre(&component)

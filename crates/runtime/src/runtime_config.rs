@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 
+use tributary_capability_filesystem::FsPolicy;
+use tributary_capability_http::HttpPolicy;
 use tributary_capability_postgresql::{PgGrant, PgPolicy};
 
 /// How the plugin runtime runs plugins. `Default` gives sane limits.
@@ -32,6 +34,10 @@ pub struct RuntimeConfig {
     pub max_empty_batches: u64,
     /// Operator policy applied to every PostgreSQL grant.
     pub postgresql: PgPolicy,
+    /// Operator grant of the filesystem capability (off unless roots are listed).
+    pub filesystem: FsPolicy,
+    /// Operator grant of the outbound HTTP capability (off unless origins are listed).
+    pub http: std::sync::Arc<HttpPolicy>,
 }
 
 impl Default for RuntimeConfig {
@@ -45,6 +51,8 @@ impl Default for RuntimeConfig {
             max_wasm_stack: 1 << 20,
             max_empty_batches: 200,
             postgresql: PgPolicy::default(),
+            filesystem: FsPolicy::default(),
+            http: Default::default(),
         }
     }
 }
@@ -54,6 +62,46 @@ impl RuntimeConfig {
     /// under this runtime's policy.
     pub fn postgresql_grant(&self, values: &Map<String, Value>) -> PgGrant {
         PgGrant::new(values.clone(), self.postgresql.clone())
+    }
+}
+
+impl RuntimeConfig {
+    /// The config.yml key that grants capability `name`, if the operator must
+    /// grant it (capabilities other than PostgreSQL are off by default).
+    pub fn ungranted_capability_key(&self, name: &str) -> Option<&'static str> {
+        match name {
+            "filesystem" if !self.filesystem.is_granted() => {
+                Some(tributary_capability_filesystem::ROOTS_KEY)
+            }
+            "http" if !self.http.is_granted() => Some(tributary_capability_http::ORIGINS_KEY),
+            _ => None,
+        }
+    }
+
+    /// What the operator grants capability `name`, in one line (`plugins list`).
+    pub fn grant_summary(&self, name: &str) -> String {
+        match name {
+            "postgresql" if self.postgresql.allowed_hosts.is_empty() => {
+                "postgresql: any host".into()
+            }
+            "postgresql" => format!("postgresql: {}", self.postgresql.allowed_hosts.join(",")),
+            "filesystem" if self.filesystem.is_granted() => format!(
+                "filesystem: {}",
+                self.filesystem
+                    .roots
+                    .iter()
+                    .map(|r| r.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ),
+            "http" if self.http.is_granted() => {
+                format!("http: {}", self.http.allowlist)
+            }
+            other => match self.ungranted_capability_key(other) {
+                Some(key) => format!("{other}: not granted (set {key})"),
+                None => format!("{other}: granted"),
+            },
+        }
     }
 }
 

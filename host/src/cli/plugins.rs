@@ -20,12 +20,18 @@ pub enum PluginsCommand {
     List {
         #[command(flatten)]
         plugins: PluginDirArgs,
+        /// config.yml whose `plugins:` grants apply (default: none granted but PostgreSQL).
+        #[arg(long, short = 'c')]
+        config: Option<PathBuf>,
     },
     /// Print a plugin's configuration schema as JSON, keyed by field name.
     Inspect {
         service_type: String,
         #[command(flatten)]
         plugins: PluginDirArgs,
+        /// config.yml whose `plugins:` grants apply (default: none granted but PostgreSQL).
+        #[arg(long, short = 'c')]
+        config: Option<PathBuf>,
     },
 }
 
@@ -40,6 +46,10 @@ pub struct ExtractArgs {
     /// Documents per batch asked of the plugin.
     #[arg(long, default_value_t = 1000)]
     pub batch_size: u32,
+    /// config.yml whose `plugins:` section (limits and capability grants) applies,
+    /// so a plugin runs under the same grants as in the service.
+    #[arg(long, short = 'c')]
+    pub config: Option<PathBuf>,
 }
 
 /// Logs to stderr (stdout carries the command's output); `RUST_LOG` overrides.
@@ -54,13 +64,26 @@ fn init_logging() {
         .try_init();
 }
 
-async fn load(dir: &Path) -> anyhow::Result<PluginSet> {
-    let runtime =
-        PluginRuntime::new(RuntimeConfig::default()).context("starting the plugin runtime")?;
-    runtime
+/// The runtime settings of `config` (its `plugins:` section), or the defaults.
+fn runtime_settings(config: Option<&Path>) -> anyhow::Result<RuntimeConfig> {
+    let Some(path) = config else {
+        return Ok(RuntimeConfig::default());
+    };
+    let cfg = crate::config::load(path).with_context(|| format!("reading {}", path.display()))?;
+    for w in &cfg.warnings {
+        tracing::warn!(config = %path.display(), "{w}");
+    }
+    Ok(super::run::runtime_config(&cfg))
+}
+
+async fn load(dir: &Path, config: Option<&Path>) -> anyhow::Result<(PluginSet, RuntimeConfig)> {
+    let settings = runtime_settings(config)?;
+    let runtime = PluginRuntime::new(settings.clone()).context("starting the plugin runtime")?;
+    let set = runtime
         .load_dir(dir)
         .await
-        .with_context(|| format!("loading plugins from {}", dir.display()))
+        .with_context(|| format!("loading plugins from {}", dir.display()))?;
+    Ok((set, settings))
 }
 
 fn find(set: &PluginSet, service_type: &str, dir: &Path) -> anyhow::Result<Arc<LoadedPlugin>> {
@@ -91,12 +114,13 @@ fn find(set: &PluginSet, service_type: &str, dir: &Path) -> anyhow::Result<Arc<L
 pub async fn dispatch(cmd: PluginsCommand) -> anyhow::Result<()> {
     init_logging();
     match cmd {
-        PluginsCommand::List { plugins } => list(&plugins.dir).await,
+        PluginsCommand::List { plugins, config } => list(&plugins.dir, config.as_deref()).await,
         PluginsCommand::Inspect {
             service_type,
             plugins,
+            config,
         } => {
-            let set = load(&plugins.dir).await?;
+            let (set, _) = load(&plugins.dir, config.as_deref()).await?;
             let plugin = find(&set, &service_type, &plugins.dir)?;
             let schema = Value::Object(plugin.configuration_schema());
             let text = serde_json::to_string_pretty(&schema).context("encoding the schema")?;
@@ -106,14 +130,15 @@ pub async fn dispatch(cmd: PluginsCommand) -> anyhow::Result<()> {
     }
 }
 
-async fn list(dir: &Path) -> anyhow::Result<()> {
-    let set = load(dir).await?;
+async fn list(dir: &Path, config: Option<&Path>) -> anyhow::Result<()> {
+    let (set, settings) = load(dir, config).await?;
     let header = [
         "SERVICE TYPE",
         "NAME",
         "VERSION",
         "CONTRACT",
         "CAPABILITIES",
+        "GRANTS",
         "FILE",
     ]
     .map(String::from);
@@ -131,10 +156,23 @@ async fn list(dir: &Path) -> anyhow::Result<()> {
             } else {
                 cell(&p.imports.join(","))
             },
+            {
+                let grants: Vec<String> = p
+                    .imports
+                    .iter()
+                    .filter(|c| c.as_str() != "logging")
+                    .map(|c| settings.grant_summary(c))
+                    .collect();
+                if grants.is_empty() {
+                    "-".into()
+                } else {
+                    cell(&grants.join("; "))
+                }
+            },
             cell(&p.file.display().to_string()),
         ]);
     }
-    let mut widths = [0usize; 6];
+    let mut widths = [0usize; 7];
     for row in &rows {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.chars().count());
@@ -183,8 +221,8 @@ fn read_values(path: &Path) -> anyhow::Result<Map<String, Value>> {
 pub async fn extract(args: ExtractArgs) -> anyhow::Result<()> {
     init_logging();
     let values = read_values(&args.values)?;
-    let runtime =
-        PluginRuntime::new(RuntimeConfig::default()).context("starting the plugin runtime")?;
+    let runtime = PluginRuntime::new(runtime_settings(args.config.as_deref())?)
+        .context("starting the plugin runtime")?;
     let set = runtime
         .load_dir(&args.plugins.dir)
         .await

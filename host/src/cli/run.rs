@@ -626,6 +626,15 @@ pub fn runtime_config(config: &Config) -> RuntimeConfig {
         .postgresql
         .effective_statement_timeout_ms(p.wall_timeout_secs);
     rc.postgresql.max_sessions = usize::try_from(p.postgresql.max_sessions).unwrap_or(usize::MAX);
+    rc.filesystem.roots = p.filesystem.roots.clone();
+    // Origins were parsed when config.yml was read; an entry cannot fail here.
+    rc.http = std::sync::Arc::new(tributary_capability_http::HttpPolicy {
+        allowlist: tributary_capability_http::Allowlist::parse(&p.http.allowed_origins)
+            .unwrap_or_default(),
+        max_response_bytes: p.http.max_response_bytes,
+        request_timeout: Duration::from_secs(p.http.request_timeout_secs.max(1)),
+        max_requests_per_job: p.http.max_requests_per_job,
+    });
     rc
 }
 

@@ -323,6 +323,10 @@ pub struct PluginsConfig {
     pub cache_dir: Option<PathBuf>,
     /// `postgresql:` capability policy.
     pub postgresql: PostgresqlPolicy,
+    /// `filesystem:` capability grant (off unless roots are listed).
+    pub filesystem: FilesystemPolicy,
+    /// `http:` capability grant (off unless origins are listed).
+    pub http: HttpPolicy,
 }
 
 impl Default for PluginsConfig {
@@ -333,6 +337,8 @@ impl Default for PluginsConfig {
             wall_timeout_secs: 300,
             cache_dir: None,
             postgresql: PostgresqlPolicy::default(),
+            filesystem: FilesystemPolicy::default(),
+            http: HttpPolicy::default(),
         }
     }
 }
@@ -364,6 +370,41 @@ impl Default for PostgresqlPolicy {
             allowed_hosts: Vec::new(),
             statement_timeout_ms: None,
             max_sessions: 4,
+        }
+    }
+}
+
+/// `plugins.filesystem:` — the directories plugins may read. Empty (the default)
+/// leaves the capability off: a plugin that imports it is refused at load.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FilesystemPolicy {
+    /// `roots`: absolute directories; a connector's `directory` must lie in one.
+    pub roots: Vec<PathBuf>,
+}
+
+/// `plugins.http:` — the origins plugins may call. Empty `allowed_origins` (the
+/// default) leaves the capability off.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HttpPolicy {
+    /// `allowed_origins`: `scheme://host[:port]`, `*` wildcards in the host
+    /// (`https://*.example.com`) or port (`http://127.0.0.1:*`), as Spin's
+    /// `allowed_outbound_hosts`.
+    pub allowed_origins: Vec<String>,
+    /// `max_response_bytes`, default 16 MiB: the largest response body accepted.
+    pub max_response_bytes: u64,
+    /// `request_timeout_secs`, default 30: one request, redirects included.
+    pub request_timeout_secs: u64,
+    /// `max_requests_per_job`, default 10000.
+    pub max_requests_per_job: u64,
+}
+
+impl Default for HttpPolicy {
+    fn default() -> Self {
+        Self {
+            allowed_origins: Vec::new(),
+            max_response_bytes: 16 << 20,
+            request_timeout_secs: 30,
+            max_requests_per_job: 10_000,
         }
     }
 }

@@ -43,6 +43,53 @@ pub(super) fn read_plugins(
         |x, a| { v::integer(x, a, 1) }
     );
     pg.finish(ctx);
+    let mut fs = s.section(ctx, "filesystem")?;
+    if let Some(roots) = fs.get(ctx, "roots", |x, a| {
+        let roots = v::string_list(x, a)?;
+        for r in &roots {
+            if !std::path::Path::new(r).is_absolute() {
+                return Err(a.err(format!("{r:?} must be an absolute path")));
+            }
+        }
+        Ok(roots)
+    })? {
+        p.filesystem.roots = roots.into_iter().map(Into::into).collect();
+    }
+    fs.finish(ctx);
+    let mut http = s.section(ctx, "http")?;
+    set!(
+        http,
+        ctx,
+        p.http.allowed_origins,
+        "allowed_origins",
+        |x, a| {
+            let origins = v::string_list(x, a)?;
+            tributary_capability_http::Allowlist::parse(&origins).map_err(|e| a.err(e))?;
+            Ok(origins)
+        }
+    );
+    set!(
+        http,
+        ctx,
+        p.http.max_response_bytes,
+        "max_response_bytes",
+        |x, a| v::integer(x, a, 1)
+    );
+    set!(
+        http,
+        ctx,
+        p.http.request_timeout_secs,
+        "request_timeout_secs",
+        |x, a| v::integer(x, a, 1)
+    );
+    set!(
+        http,
+        ctx,
+        p.http.max_requests_per_job,
+        "max_requests_per_job",
+        |x, a| v::integer(x, a, 1)
+    );
+    http.finish(ctx);
     // Each limit must be reported as itself: the statement gives up before the call.
     if let Some(t) = p.postgresql.statement_timeout_ms {
         if t >= p.wall_timeout_secs.saturating_mul(1000) {

@@ -2,6 +2,8 @@
 //! types are this version's, and its imports are served directly, one module per
 //! capability.
 
+mod filesystem;
+mod http;
 mod postgresql;
 
 use super::super::logging::Level;
@@ -15,6 +17,8 @@ wasmtime::component::bindgen!({
     with: {
         "tributary:connector/postgresql.session": tributary_capability_postgresql::PgSession,
         "tributary:connector/postgresql.rows": tributary_capability_postgresql::PgRows,
+        "tributary:connector/filesystem.directory": tributary_capability_filesystem::FsDir,
+        "tributary:connector/filesystem.walk": tributary_capability_filesystem::FsWalk,
     },
 });
 
