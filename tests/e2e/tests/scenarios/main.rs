@@ -1,6 +1,7 @@
 //! Cross-crate scenarios, one test binary (one link, one process start per run):
 //! the real binary, real PostgreSQL, es-sim over HTTP, built plugins.
 
+mod dir_graphql_plugins;
 mod postgresql_plugin;
 mod service_cancel;
 mod service_failures;
