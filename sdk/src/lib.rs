@@ -67,6 +67,8 @@ mod config;
 pub mod log;
 #[cfg(feature = "postgresql")]
 pub mod postgresql;
+#[cfg(feature = "mysql")]
+pub mod mysql;
 mod schema;
 
 pub use batch::{Batch, BatchBuilder, Document, DocumentBuilder, Operation, Value};

@@ -69,6 +69,16 @@ pub enum PluginError {
         imports: String,
         reason: String,
     },
+    /// The plugin imports a capability the operator has not enabled in config.yml.
+    #[error(
+        "{} imports the `{capability}` capability, which the operator has not granted: set `{key}: true` in config.yml to allow it",
+        file.display()
+    )]
+    CapabilityNotGranted {
+        file: PathBuf,
+        capability: String,
+        key: &'static str,
+    },
     /// Two plugins claim the same service type.
     #[error(
         "two plugins have service type `{service_type}`: {} and {}; remove one",

@@ -1,6 +1,7 @@
 //! What one job is granted: the capabilities the host opens for it, and the
 //! secrets it must never see.
 
+use tributary_capability_mysql::MysqlGrant;
 use tributary_capability_postgresql::PgGrant;
 
 use super::secrets::Secrets;
@@ -11,6 +12,8 @@ use super::secrets::Secrets;
 pub struct Grants {
     /// The PostgreSQL connection this job may open, if any.
     pub postgresql: Option<PgGrant>,
+    /// The MySQL connection this job may open, if any.
+    pub mysql: Option<MysqlGrant>,
     /// The values withheld from the plugin and masked in what it sends back.
     pub secrets: Secrets,
 }
@@ -21,6 +24,9 @@ impl Grants {
     pub fn cancel_running(&self) {
         if let Some(pg) = &self.postgresql {
             pg.cancel_running();
+        }
+        if let Some(my) = &self.mysql {
+            my.cancel_running();
         }
     }
 }

@@ -16,6 +16,7 @@ use super::instance::{Instance, Limits};
 use super::plugin_sync::PluginSync;
 use super::runtime_config::RuntimeConfig;
 use super::secrets::Secrets;
+use tributary_capability_mysql::CREDENTIAL_KEYS as MYSQL_CREDENTIALS;
 use tributary_capability_postgresql::CREDENTIAL_KEYS as PG_CREDENTIALS;
 use tributary_sync::JobType;
 
@@ -126,6 +127,9 @@ impl LoadedPlugin {
         if self.imports_capability("postgresql") {
             keys.extend(PG_CREDENTIALS);
         }
+        if self.imports_capability("mysql") {
+            keys.extend(MYSQL_CREDENTIALS);
+        }
         keys
     }
 
@@ -142,6 +146,9 @@ impl LoadedPlugin {
             postgresql: self
                 .imports_capability("postgresql")
                 .then(|| runtime.postgresql_grant(values)),
+            mysql: self
+                .imports_capability("mysql")
+                .then(|| runtime.mysql_grant(values)),
             secrets: Secrets::new(values, self.secret_keys(also_sensitive)),
         }
     }

@@ -64,7 +64,7 @@ pub struct PluginRuntime {
 }
 
 /// Interfaces of our own package that the host provides.
-const PROVIDED_CAPABILITIES: &[&str] = &["logging", "postgresql", "types"];
+const PROVIDED_CAPABILITIES: &[&str] = &["logging", "mysql", "postgresql", "types"];
 
 impl PluginRuntime {
     /// Builds the engine, links the host's imports and starts the epoch ticker.
@@ -171,6 +171,16 @@ impl PluginRuntime {
         let (component, from_cache) = self.component(file, bytes).await?;
         let (contract, contract_version) = check_contract(&self.engine, file, &component)?;
         let (imports, wasi_imports, unknown) = imports_of(&self.engine, &component);
+        if let Some((capability, key)) = imports
+            .iter()
+            .find_map(|c| self.config.ungranted(c).map(|k| (c.clone(), k)))
+        {
+            return Err(PluginError::CapabilityNotGranted {
+                file: file.to_path_buf(),
+                capability,
+                key,
+            });
+        }
         let instance_pre =
             self.linker
                 .instantiate_pre(&component)

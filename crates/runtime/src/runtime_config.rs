@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 
+use tributary_capability_mysql::{MysqlGrant, MysqlPolicy};
 use tributary_capability_postgresql::{PgGrant, PgPolicy};
 
 /// How the plugin runtime runs plugins. `Default` gives sane limits.
@@ -32,6 +33,8 @@ pub struct RuntimeConfig {
     pub max_empty_batches: u64,
     /// Operator policy applied to every PostgreSQL grant.
     pub postgresql: PgPolicy,
+    /// Operator policy applied to every MySQL grant (off unless enabled).
+    pub mysql: MysqlPolicy,
 }
 
 impl Default for RuntimeConfig {
@@ -45,6 +48,7 @@ impl Default for RuntimeConfig {
             max_wasm_stack: 1 << 20,
             max_empty_batches: 200,
             postgresql: PgPolicy::default(),
+            mysql: MysqlPolicy::default(),
         }
     }
 }
@@ -54,6 +58,21 @@ impl RuntimeConfig {
     /// under this runtime's policy.
     pub fn postgresql_grant(&self, values: &Map<String, Value>) -> PgGrant {
         PgGrant::new(values.clone(), self.postgresql.clone())
+    }
+
+    /// The MySQL grant for a job whose connector configuration is `values`.
+    pub fn mysql_grant(&self, values: &Map<String, Value>) -> MysqlGrant {
+        MysqlGrant::new(values.clone(), self.mysql.clone())
+    }
+
+    /// For a capability the operator must enable: `Some(config key)` when it is
+    /// not enabled. PostgreSQL is on by default; newer capabilities are off until
+    /// granted in config.yml.
+    pub fn ungranted(&self, capability: &str) -> Option<&'static str> {
+        match capability {
+            "mysql" if !self.mysql.enabled => Some("plugins.mysql.enabled"),
+            _ => None,
+        }
     }
 }
 

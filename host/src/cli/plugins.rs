@@ -54,9 +54,22 @@ fn init_logging() {
         .try_init();
 }
 
-async fn load(dir: &Path) -> anyhow::Result<PluginSet> {
+/// The runtime configuration: the `plugins.*` of `--config` when given (the
+/// operator's grants), else the defaults.
+fn runtime_config(config: Option<&Path>) -> anyhow::Result<RuntimeConfig> {
+    match config {
+        None => Ok(RuntimeConfig::default()),
+        Some(path) => {
+            let config = crate::config::load(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            Ok(super::run::runtime_config(&config))
+        }
+    }
+}
+
+async fn load(dir: &Path, config: Option<&Path>) -> anyhow::Result<PluginSet> {
     let runtime =
-        PluginRuntime::new(RuntimeConfig::default()).context("starting the plugin runtime")?;
+        PluginRuntime::new(runtime_config(config)?).context("starting the plugin runtime")?;
     runtime
         .load_dir(dir)
         .await
@@ -91,12 +104,12 @@ fn find(set: &PluginSet, service_type: &str, dir: &Path) -> anyhow::Result<Arc<L
 pub async fn dispatch(cmd: PluginsCommand) -> anyhow::Result<()> {
     init_logging();
     match cmd {
-        PluginsCommand::List { plugins } => list(&plugins.dir).await,
+        PluginsCommand::List { plugins } => list(&plugins.dir, plugins.config.as_deref()).await,
         PluginsCommand::Inspect {
             service_type,
             plugins,
         } => {
-            let set = load(&plugins.dir).await?;
+            let set = load(&plugins.dir, plugins.config.as_deref()).await?;
             let plugin = find(&set, &service_type, &plugins.dir)?;
             let schema = Value::Object(plugin.configuration_schema());
             let text = serde_json::to_string_pretty(&schema).context("encoding the schema")?;
@@ -106,8 +119,8 @@ pub async fn dispatch(cmd: PluginsCommand) -> anyhow::Result<()> {
     }
 }
 
-async fn list(dir: &Path) -> anyhow::Result<()> {
-    let set = load(dir).await?;
+async fn list(dir: &Path, config: Option<&Path>) -> anyhow::Result<()> {
+    let set = load(dir, config).await?;
     let header = [
         "SERVICE TYPE",
         "NAME",
@@ -183,8 +196,8 @@ fn read_values(path: &Path) -> anyhow::Result<Map<String, Value>> {
 pub async fn extract(args: ExtractArgs) -> anyhow::Result<()> {
     init_logging();
     let values = read_values(&args.values)?;
-    let runtime =
-        PluginRuntime::new(RuntimeConfig::default()).context("starting the plugin runtime")?;
+    let runtime = PluginRuntime::new(runtime_config(args.plugins.config.as_deref())?)
+        .context("starting the plugin runtime")?;
     let set = runtime
         .load_dir(&args.plugins.dir)
         .await

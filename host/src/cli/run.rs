@@ -626,6 +626,13 @@ pub fn runtime_config(config: &Config) -> RuntimeConfig {
         .postgresql
         .effective_statement_timeout_ms(p.wall_timeout_secs);
     rc.postgresql.max_sessions = usize::try_from(p.postgresql.max_sessions).unwrap_or(usize::MAX);
+    rc.mysql.enabled = p.mysql.enabled;
+    rc.mysql.allowed_hosts = p.mysql.allowed_hosts.clone();
+    rc.mysql.statement_timeout_ms = p
+        .mysql
+        .statement_timeout_ms
+        .unwrap_or_else(|| p.wall_timeout_secs.saturating_mul(800).max(1));
+    rc.mysql.max_sessions = usize::try_from(p.mysql.max_sessions).unwrap_or(usize::MAX);
     rc
 }
 

@@ -323,6 +323,8 @@ pub struct PluginsConfig {
     pub cache_dir: Option<PathBuf>,
     /// `postgresql:` capability policy.
     pub postgresql: PostgresqlPolicy,
+    /// `mysql:` capability policy (off unless `enabled: true`).
+    pub mysql: MysqlPolicy,
 }
 
 impl Default for PluginsConfig {
@@ -333,6 +335,35 @@ impl Default for PluginsConfig {
             wall_timeout_secs: 300,
             cache_dir: None,
             postgresql: PostgresqlPolicy::default(),
+            mysql: MysqlPolicy::default(),
+        }
+    }
+}
+
+/// `plugins.mysql:` — whether plugins may use the MySQL capability, and what it
+/// may reach. Off by default: a plugin importing it is refused at load until the
+/// operator sets `enabled: true`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MysqlPolicy {
+    /// `enabled`, default false.
+    pub enabled: bool,
+    /// `allowed_hosts`, default empty = any host the connector's configuration
+    /// names. Entries are host names or `host:port`.
+    pub allowed_hosts: Vec<String>,
+    /// `statement_timeout_ms`: default 80 % of `plugins.wall_timeout_secs`; must
+    /// stay below it.
+    pub statement_timeout_ms: Option<u64>,
+    /// `max_sessions`, default 4: MySQL sessions one job may hold at once.
+    pub max_sessions: u64,
+}
+
+impl Default for MysqlPolicy {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            allowed_hosts: Vec::new(),
+            statement_timeout_ms: None,
+            max_sessions: 4,
         }
     }
 }

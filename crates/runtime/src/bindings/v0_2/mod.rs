@@ -2,6 +2,7 @@
 //! types are this version's, and its imports are served directly, one module per
 //! capability.
 
+mod mysql;
 mod postgresql;
 
 use super::super::logging::Level;
@@ -15,6 +16,8 @@ wasmtime::component::bindgen!({
     with: {
         "tributary:connector/postgresql.session": tributary_capability_postgresql::PgSession,
         "tributary:connector/postgresql.rows": tributary_capability_postgresql::PgRows,
+        "tributary:connector/mysql.session": tributary_capability_mysql::MysqlSession,
+        "tributary:connector/mysql.rows": tributary_capability_mysql::MysqlRows,
     },
 });
 
