@@ -69,6 +69,8 @@ pub mod log;
 pub mod postgresql;
 #[cfg(feature = "mysql")]
 pub mod mysql;
+#[cfg(feature = "redis")]
+pub mod redis;
 mod schema;
 
 pub use batch::{Batch, BatchBuilder, Document, DocumentBuilder, Operation, Value};

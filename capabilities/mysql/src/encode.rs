@@ -42,13 +42,20 @@ const BINARY_CHARSET: u16 = 63;
 
 /// The plan and type name of a result column. `json_columns` holds
 /// `(table, column)` pairs MariaDB declares JSON (a `json_valid` check).
-pub(crate) fn plan(c: &mysql_async::Column, json_columns: &HashSet<(String, String)>) -> (Plan, String) {
+pub(crate) fn plan(
+    c: &mysql_async::Column,
+    json_columns: &HashSet<(String, String)>,
+) -> (Plan, String) {
     use ColumnType::*;
     let flags = c.flags();
     let unsigned = flags.contains(ColumnFlags::UNSIGNED_FLAG);
     let binary = c.character_set() == BINARY_CHARSET;
     let int = |name: &str| {
-        let n = if unsigned { format!("{name} unsigned") } else { name.to_string() };
+        let n = if unsigned {
+            format!("{name} unsigned")
+        } else {
+            name.to_string()
+        };
         (Plan::Int, n)
     };
     match c.column_type() {
@@ -114,13 +121,19 @@ pub(crate) fn value(enc: &mut Encoder, plan: Plan, v: &Value) {
             let n = b.iter().fold(0u64, |acc, &x| (acc << 8) | u64::from(x));
             unsigned(enc, n)
         }
-        (Plan::Int, Value::Bytes(b)) => match std::str::from_utf8(b).ok().and_then(|s| s.parse::<i64>().ok()) {
+        (Plan::Int, Value::Bytes(b)) => match std::str::from_utf8(b)
+            .ok()
+            .and_then(|s| s.parse::<i64>().ok())
+        {
             Some(i) => enc.int8(i),
             None => enc.numeric(&String::from_utf8_lossy(b)),
         },
         (Plan::Decimal, Value::Bytes(b)) => enc.numeric(&String::from_utf8_lossy(b)),
         (Plan::Float | Plan::Double, Value::Bytes(b)) => {
-            match std::str::from_utf8(b).ok().and_then(|s| s.parse::<f64>().ok()) {
+            match std::str::from_utf8(b)
+                .ok()
+                .and_then(|s| s.parse::<f64>().ok())
+            {
                 Some(f) => enc.float8(f),
                 None => enc.text(&String::from_utf8_lossy(b)),
             }
@@ -131,7 +144,11 @@ pub(crate) fn value(enc: &mut Encoder, plan: Plan, v: &Value) {
         },
         (Plan::Set, Value::Bytes(b)) => {
             let s = String::from_utf8_lossy(b);
-            let members: Vec<&str> = if s.is_empty() { Vec::new() } else { s.split(',').collect() };
+            let members: Vec<&str> = if s.is_empty() {
+                Vec::new()
+            } else {
+                s.split(',').collect()
+            };
             if members.is_empty() {
                 enc.begin_array(Kind::Text, &[]);
             } else {
@@ -152,7 +169,8 @@ pub(crate) fn value(enc: &mut Encoder, plan: Plan, v: &Value) {
         },
         (_, Value::Date(y, mo, d, h, mi, s, us)) => match civil_days(*y, *mo, *d) {
             Some(days) => {
-                let secs = days * 86_400 + i64::from(*h) * 3600 + i64::from(*mi) * 60 + i64::from(*s);
+                let secs =
+                    days * 86_400 + i64::from(*h) * 3600 + i64::from(*mi) * 60 + i64::from(*s);
                 enc.timestamp(Timestamp(secs * 1_000_000 + i64::from(*us)));
             }
             None => enc.text(&format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}")),
@@ -160,11 +178,16 @@ pub(crate) fn value(enc: &mut Encoder, plan: Plan, v: &Value) {
         (_, Value::Time(neg, days, h, mi, s, us)) => {
             let hours = u64::from(*days) * 24 + u64::from(*h);
             if !neg && hours < 24 {
-                let micros = ((hours * 60 + u64::from(*mi)) * 60 + u64::from(*s)) * 1_000_000 + u64::from(*us);
+                let micros = ((hours * 60 + u64::from(*mi)) * 60 + u64::from(*s)) * 1_000_000
+                    + u64::from(*us);
                 enc.time(Time(micros as i64));
             } else {
                 let sign = if *neg { "-" } else { "" };
-                let frac = if *us > 0 { format!(".{us:06}") } else { String::new() };
+                let frac = if *us > 0 {
+                    format!(".{us:06}")
+                } else {
+                    String::new()
+                };
                 enc.text(&format!("{sign}{hours:02}:{mi:02}:{s:02}{frac}"));
             }
         }
@@ -210,14 +233,29 @@ mod tests {
 
     #[test]
     fn values_keep_their_meaning() {
-        assert_eq!(one(Plan::Int, Value::UInt(u64::MAX)), "numeric:18446744073709551615");
+        assert_eq!(
+            one(Plan::Int, Value::UInt(u64::MAX)),
+            "numeric:18446744073709551615"
+        );
         assert_eq!(one(Plan::Int, Value::UInt(5)), "int:5");
         assert_eq!(one(Plan::Bit, Value::Bytes(vec![1, 0])), "int:256");
-        assert_eq!(one(Plan::Bit, Value::Bytes(vec![0xff; 8])), "numeric:18446744073709551615");
-        assert_eq!(one(Plan::Decimal, Value::Bytes(b"-12.3400".to_vec())), "numeric:-12.3400");
+        assert_eq!(
+            one(Plan::Bit, Value::Bytes(vec![0xff; 8])),
+            "numeric:18446744073709551615"
+        );
+        assert_eq!(
+            one(Plan::Decimal, Value::Bytes(b"-12.3400".to_vec())),
+            "numeric:-12.3400"
+        );
         assert_eq!(one(Plan::Set, Value::Bytes(b"a,c".to_vec())), "array:2");
         assert_eq!(one(Plan::Set, Value::Bytes(Vec::new())), "array:0");
-        assert_eq!(one(Plan::Date, Value::Date(0, 0, 0, 0, 0, 0, 0)), "text:0000-00-00");
-        assert_eq!(one(Plan::Time, Value::Time(true, 1, 2, 3, 4, 0)), "text:-26:03:04");
+        assert_eq!(
+            one(Plan::Date, Value::Date(0, 0, 0, 0, 0, 0, 0)),
+            "text:0000-00-00"
+        );
+        assert_eq!(
+            one(Plan::Time, Value::Time(true, 1, 2, 3, 4, 0)),
+            "text:-26:03:04"
+        );
     }
 }

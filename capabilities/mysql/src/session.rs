@@ -12,7 +12,9 @@ use tokio::sync::OwnedMutexGuard;
 
 use super::policy::{bool_value, port_value, required, text_value};
 use super::rows::MysqlRows;
-use super::{host_allowed, sql, MysqlError, MysqlGrant, Param, Relation, RelationKind, SessionInfo};
+use super::{
+    host_allowed, sql, MysqlError, MysqlGrant, Param, Relation, RelationKind, SessionInfo,
+};
 
 /// How long opening a connection (TCP, TLS, authentication, setup) may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -288,7 +290,11 @@ impl MysqlSession {
     }
 
     /// Every row of a table in `order_by` order; the host writes and quotes the SQL.
-    pub async fn scan(&mut self, table: &str, order_by: &[String]) -> Result<MysqlRows, MysqlError> {
+    pub async fn scan(
+        &mut self,
+        table: &str,
+        order_by: &[String],
+    ) -> Result<MysqlRows, MysqlError> {
         let mut text = format!("SELECT * FROM {}", quote_ident(table));
         if !order_by.is_empty() {
             let cols: Vec<String> = order_by.iter().map(|c| quote_ident(c)).collect();
@@ -321,7 +327,10 @@ async fn open(
     let mariadb = version.contains("MariaDB");
     let limit = if mariadb {
         // Seconds, fractions allowed.
-        format!("SET SESSION max_statement_time = {:.3}", timeout_ms as f64 / 1000.0)
+        format!(
+            "SET SESSION max_statement_time = {:.3}",
+            timeout_ms as f64 / 1000.0
+        )
     } else {
         format!("SET SESSION max_execution_time = {timeout_ms}")
     };
@@ -333,7 +342,9 @@ async fn open(
     conn.query_drop("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
         .await?;
     let (started_at, database): (String, Option<String>) = conn
-        .query_first("SELECT DATE_FORMAT(UTC_TIMESTAMP(6), '%Y-%m-%dT%H:%i:%s.%f+00:00'), DATABASE()")
+        .query_first(
+            "SELECT DATE_FORMAT(UTC_TIMESTAMP(6), '%Y-%m-%dT%H:%i:%s.%f+00:00'), DATABASE()",
+        )
         .await?
         .ok_or_else(|| MysqlError::local("the server returned no session facts"))?;
     let mut json_columns = HashSet::new();

@@ -61,8 +61,8 @@ pub struct Checked(pub String);
 
 /// Checks one plugin statement for a session on `database`.
 pub fn check(sql: &str, database: &str) -> Result<Checked, Refusal> {
-    let statements = Parser::parse_sql(&MySqlDialect {}, sql)
-        .map_err(|e| Refusal::Syntax(e.to_string()))?;
+    let statements =
+        Parser::parse_sql(&MySqlDialect {}, sql).map_err(|e| Refusal::Syntax(e.to_string()))?;
     let [statement] = statements.as_slice() else {
         return Err(Refusal::StatementCount(statements.len()));
     };
@@ -170,33 +170,209 @@ impl Visitor for Check {
 /// (sorted, lower case). Absent on purpose: `sleep`, `benchmark`, `load_file`,
 /// the lock functions, `master_pos_wait`, `sys_*`, and anything not listed.
 const ALLOWED_FUNCTIONS: &[&str] = &[
-    "abs", "acos", "adddate", "addtime", "any_value", "ascii", "asin", "atan", "atan2", "avg",
-    "bin", "bit_and", "bit_count", "bit_length", "bit_or", "bit_xor", "cast", "ceil", "ceiling",
-    "char", "char_length", "character_length", "coalesce", "concat", "concat_ws", "conv",
-    "convert", "convert_tz", "cos", "cot", "count", "crc32", "cume_dist", "curdate",
-    "current_date", "current_time", "current_timestamp", "curtime", "database", "date",
-    "date_add", "date_format", "date_sub", "datediff", "day", "dayname", "dayofmonth",
-    "dayofweek", "dayofyear", "degrees", "dense_rank", "elt", "exp", "extract", "field",
-    "find_in_set", "first_value", "floor", "format", "from_base64", "from_days",
-    "from_unixtime", "greatest", "group_concat", "hex", "hour", "if", "ifnull", "inet6_aton",
-    "inet6_ntoa", "inet_aton", "inet_ntoa", "insert", "instr", "json_array", "json_arrayagg",
-    "json_contains", "json_contains_path", "json_depth", "json_extract", "json_keys",
-    "json_length", "json_merge_patch", "json_merge_preserve", "json_object", "json_objectagg",
-    "json_quote", "json_search", "json_type", "json_unquote", "json_valid", "json_value", "lag",
-    "last_day", "last_value", "lcase", "lead", "least", "left", "length", "ln", "localtime",
-    "localtimestamp", "locate", "log", "log10", "log2", "lower", "lpad", "ltrim", "makedate",
-    "maketime", "max", "md5", "microsecond", "mid", "min", "minute", "mod", "month",
-    "monthname", "now", "nth_value", "ntile", "nullif", "oct", "octet_length", "ord",
-    "percent_rank", "period_add", "period_diff", "pi", "position", "pow", "power", "quarter",
-    "quote", "radians", "rank", "regexp_instr", "regexp_like", "regexp_replace",
-    "regexp_substr", "repeat", "replace", "reverse", "right", "round", "row_number", "rpad",
-    "rtrim", "sec_to_time", "second", "sha1", "sha2", "sign", "sin", "soundex", "space", "sqrt",
-    "std", "stddev", "stddev_pop", "stddev_samp", "str_to_date", "strcmp", "subdate",
-    "substr", "substring", "substring_index", "subtime", "sum", "sysdate", "tan", "time",
-    "time_format", "time_to_sec", "timediff", "timestamp", "timestampadd", "timestampdiff",
-    "to_base64", "to_days", "to_seconds", "trim", "truncate", "ucase", "unhex",
-    "unix_timestamp", "upper", "utc_date", "utc_time", "utc_timestamp", "uuid", "var_pop",
-    "var_samp", "variance", "version", "week", "weekday", "weekofyear", "year", "yearweek",
+    "abs",
+    "acos",
+    "adddate",
+    "addtime",
+    "any_value",
+    "ascii",
+    "asin",
+    "atan",
+    "atan2",
+    "avg",
+    "bin",
+    "bit_and",
+    "bit_count",
+    "bit_length",
+    "bit_or",
+    "bit_xor",
+    "cast",
+    "ceil",
+    "ceiling",
+    "char",
+    "char_length",
+    "character_length",
+    "coalesce",
+    "concat",
+    "concat_ws",
+    "conv",
+    "convert",
+    "convert_tz",
+    "cos",
+    "cot",
+    "count",
+    "crc32",
+    "cume_dist",
+    "curdate",
+    "current_date",
+    "current_time",
+    "current_timestamp",
+    "curtime",
+    "database",
+    "date",
+    "date_add",
+    "date_format",
+    "date_sub",
+    "datediff",
+    "day",
+    "dayname",
+    "dayofmonth",
+    "dayofweek",
+    "dayofyear",
+    "degrees",
+    "dense_rank",
+    "elt",
+    "exp",
+    "extract",
+    "field",
+    "find_in_set",
+    "first_value",
+    "floor",
+    "format",
+    "from_base64",
+    "from_days",
+    "from_unixtime",
+    "greatest",
+    "group_concat",
+    "hex",
+    "hour",
+    "if",
+    "ifnull",
+    "inet6_aton",
+    "inet6_ntoa",
+    "inet_aton",
+    "inet_ntoa",
+    "insert",
+    "instr",
+    "json_array",
+    "json_arrayagg",
+    "json_contains",
+    "json_contains_path",
+    "json_depth",
+    "json_extract",
+    "json_keys",
+    "json_length",
+    "json_merge_patch",
+    "json_merge_preserve",
+    "json_object",
+    "json_objectagg",
+    "json_quote",
+    "json_search",
+    "json_type",
+    "json_unquote",
+    "json_valid",
+    "json_value",
+    "lag",
+    "last_day",
+    "last_value",
+    "lcase",
+    "lead",
+    "least",
+    "left",
+    "length",
+    "ln",
+    "localtime",
+    "localtimestamp",
+    "locate",
+    "log",
+    "log10",
+    "log2",
+    "lower",
+    "lpad",
+    "ltrim",
+    "makedate",
+    "maketime",
+    "max",
+    "md5",
+    "microsecond",
+    "mid",
+    "min",
+    "minute",
+    "mod",
+    "month",
+    "monthname",
+    "now",
+    "nth_value",
+    "ntile",
+    "nullif",
+    "oct",
+    "octet_length",
+    "ord",
+    "percent_rank",
+    "period_add",
+    "period_diff",
+    "pi",
+    "position",
+    "pow",
+    "power",
+    "quarter",
+    "quote",
+    "radians",
+    "rank",
+    "regexp_instr",
+    "regexp_like",
+    "regexp_replace",
+    "regexp_substr",
+    "repeat",
+    "replace",
+    "reverse",
+    "right",
+    "round",
+    "row_number",
+    "rpad",
+    "rtrim",
+    "sec_to_time",
+    "second",
+    "sha1",
+    "sha2",
+    "sign",
+    "sin",
+    "soundex",
+    "space",
+    "sqrt",
+    "std",
+    "stddev",
+    "stddev_pop",
+    "stddev_samp",
+    "str_to_date",
+    "strcmp",
+    "subdate",
+    "substr",
+    "substring",
+    "substring_index",
+    "subtime",
+    "sum",
+    "sysdate",
+    "tan",
+    "time",
+    "time_format",
+    "time_to_sec",
+    "timediff",
+    "timestamp",
+    "timestampadd",
+    "timestampdiff",
+    "to_base64",
+    "to_days",
+    "to_seconds",
+    "trim",
+    "truncate",
+    "ucase",
+    "unhex",
+    "unix_timestamp",
+    "upper",
+    "utc_date",
+    "utc_time",
+    "utc_timestamp",
+    "uuid",
+    "var_pop",
+    "var_samp",
+    "variance",
+    "version",
+    "week",
+    "weekday",
+    "weekofyear",
+    "year",
+    "yearweek",
 ];
 
 #[cfg(test)]
@@ -238,13 +414,28 @@ mod tests {
 
     #[test]
     fn writes_and_ddl_are_refused() {
-        assert_eq!(refused("DELETE FROM album"), Refusal::NotAQuery("DELETE".into()));
-        assert_eq!(refused("INSERT INTO album VALUES (1)"), Refusal::NotAQuery("INSERT".into()));
-        assert!(matches!(refused("CREATE TABLE x AS SELECT 1"), Refusal::NotAQuery(_)));
+        assert_eq!(
+            refused("DELETE FROM album"),
+            Refusal::NotAQuery("DELETE".into())
+        );
+        assert_eq!(
+            refused("INSERT INTO album VALUES (1)"),
+            Refusal::NotAQuery("INSERT".into())
+        );
+        assert!(matches!(
+            refused("CREATE TABLE x AS SELECT 1"),
+            Refusal::NotAQuery(_)
+        ));
         assert!(matches!(refused("DROP TABLE album"), Refusal::NotAQuery(_)));
-        assert!(matches!(refused("SET autocommit = 1"), Refusal::NotAQuery(_)));
+        assert!(matches!(
+            refused("SET autocommit = 1"),
+            Refusal::NotAQuery(_)
+        ));
         assert!(matches!(refused("COMMIT"), Refusal::NotAQuery(_)));
-        assert_eq!(refused("SELECT 1; DELETE FROM album"), Refusal::StatementCount(2));
+        assert_eq!(
+            refused("SELECT 1; DELETE FROM album"),
+            Refusal::StatementCount(2)
+        );
         assert_eq!(refused(""), Refusal::StatementCount(0));
         assert!(matches!(refused("SELEC 1"), Refusal::Syntax(_)));
     }
@@ -253,16 +444,34 @@ mod tests {
     fn side_effects_are_refused() {
         assert_eq!(refused("SELECT * FROM album FOR UPDATE"), Refusal::Lock);
         assert!(matches!(refused("SELECT SLEEP(10)"), Refusal::Function(_)));
-        assert!(matches!(refused("SELECT BENCHMARK(1000000, MD5('a'))"), Refusal::Function(_)));
-        assert!(matches!(refused("SELECT LOAD_FILE('/etc/passwd')"), Refusal::Function(_)));
-        assert!(matches!(refused("SELECT GET_LOCK('a', 10)"), Refusal::Function(_)));
-        assert!(matches!(refused("SELECT music.my_func(1)"), Refusal::Function(_)));
-        assert!(matches!(refused("SELECT * FROM mysql.user"), Refusal::ForeignRelation(_)));
+        assert!(matches!(
+            refused("SELECT BENCHMARK(1000000, MD5('a'))"),
+            Refusal::Function(_)
+        ));
+        assert!(matches!(
+            refused("SELECT LOAD_FILE('/etc/passwd')"),
+            Refusal::Function(_)
+        ));
+        assert!(matches!(
+            refused("SELECT GET_LOCK('a', 10)"),
+            Refusal::Function(_)
+        ));
+        assert!(matches!(
+            refused("SELECT music.my_func(1)"),
+            Refusal::Function(_)
+        ));
+        assert!(matches!(
+            refused("SELECT * FROM mysql.user"),
+            Refusal::ForeignRelation(_)
+        ));
         assert!(matches!(
             refused("SELECT * FROM information_schema.tables"),
             Refusal::ForeignRelation(_)
         ));
-        assert!(matches!(refused("SELECT @@secure_file_priv"), Refusal::Variable(_)));
+        assert!(matches!(
+            refused("SELECT @@secure_file_priv"),
+            Refusal::Variable(_)
+        ));
         assert!(matches!(refused("SELECT @x"), Refusal::Variable(_)));
         assert!(check("SELECT * FROM album INTO OUTFILE '/tmp/x'", "music").is_err());
         assert!(check("SELECT 1 INTO @x", "music").is_err());

@@ -139,7 +139,10 @@ async fn discovery_scan_and_every_type() {
     let mut rows = s.scan("t", &["id".to_string()]).await.expect("scan");
     let types: Vec<String> = rows.columns().into_iter().map(|c| c.type_name).collect();
     assert_eq!(types[0], "bigint unsigned");
-    assert_eq!(types[7], "json", "MariaDB's JSON is found through its check constraint");
+    assert_eq!(
+        types[7], "json",
+        "MariaDB's JSON is found through its check constraint"
+    );
     assert_eq!(types[8], "set");
     let got = all(&mut rows).await;
     drop(rows);
@@ -147,8 +150,24 @@ async fn discovery_scan_and_every_type() {
     assert_eq!(
         got[0],
         [
-            "int:1", "NULL", "NULL", "NULL", "NULL", "NULL", "NULL", "NULL", "array:", "NULL",
-            "NULL", "NULL", "NULL", "NULL", "NULL", "NULL", "time:12:30:00", "NULL"
+            "int:1",
+            "NULL",
+            "NULL",
+            "NULL",
+            "NULL",
+            "NULL",
+            "NULL",
+            "NULL",
+            "array:",
+            "NULL",
+            "NULL",
+            "NULL",
+            "NULL",
+            "NULL",
+            "NULL",
+            "NULL",
+            "time:12:30:00",
+            "NULL"
         ]
     );
     assert_eq!(
@@ -177,7 +196,10 @@ async fn discovery_scan_and_every_type() {
 
     // Plugin SQL with a parameter; a server error carries its code.
     let mut q = s
-        .query("SELECT id, e FROM t WHERE id < ? ORDER BY id", vec![Param::Int(10)])
+        .query(
+            "SELECT id, e FROM t WHERE id < ? ORDER BY id",
+            vec![Param::Int(10)],
+        )
         .await
         .expect("query");
     assert_eq!(all(&mut q).await, [["int:1", "NULL"]]);
@@ -203,7 +225,10 @@ async fn refusals() {
         ("DELETE FROM t", "only SELECT"),
         ("CREATE TABLE x AS SELECT * FROM t", "only SELECT"),
         ("SELECT SLEEP(5)", "not on the allow-list"),
-        ("SELECT * FROM mysql.user", "outside the connector's database"),
+        (
+            "SELECT * FROM mysql.user",
+            "outside the connector's database",
+        ),
         ("SELECT 1; DROP TABLE t", "exactly one statement"),
         ("SELECT * FROM t FOR UPDATE", "locking"),
     ] {
@@ -224,7 +249,10 @@ async fn refusals() {
 
     // The session cap.
     let _s2 = MysqlSession::connect(&grant).await.expect("second session");
-    let e = MysqlSession::connect(&grant).await.err().expect("third refused");
+    let e = MysqlSession::connect(&grant)
+        .await
+        .err()
+        .expect("third refused");
     assert!(e.message.contains("plugins.mysql.max_sessions"), "{e}");
     assert_eq!(grant.slots.open(), 2);
 
@@ -259,7 +287,10 @@ async fn statement_time_limit_and_read_only() {
     });
     let mut s = MysqlSession::connect(&grant).await.expect("connect");
     let mut rows = s
-        .query("SELECT COUNT(*) FROM t a, t b, t c WHERE a.id + b.id > c.id", vec![])
+        .query(
+            "SELECT COUNT(*) FROM t a, t b, t c WHERE a.id + b.id > c.id",
+            vec![],
+        )
         .await
         .expect("starts");
     let mut failed = None;
@@ -275,5 +306,8 @@ async fn statement_time_limit_and_read_only() {
     }
     let e = failed.expect("the statement is stopped by the time limit");
     assert_eq!(e.code, Some(1969), "{e:?}");
-    assert!(e.message.contains("plugins.mysql.statement_timeout_ms"), "{e}");
+    assert!(
+        e.message.contains("plugins.mysql.statement_timeout_ms"),
+        "{e}"
+    );
 }

@@ -3,6 +3,7 @@
 
 use tributary_capability_mysql::MysqlGrant;
 use tributary_capability_postgresql::PgGrant;
+use tributary_capability_redis::RedisGrant;
 
 use super::secrets::Secrets;
 
@@ -14,6 +15,8 @@ pub struct Grants {
     pub postgresql: Option<PgGrant>,
     /// The MySQL connection this job may open, if any.
     pub mysql: Option<MysqlGrant>,
+    /// The Redis connections this job may open, if any.
+    pub redis: Option<RedisGrant>,
     /// The values withheld from the plugin and masked in what it sends back.
     pub secrets: Secrets,
 }

@@ -18,6 +18,7 @@ use super::runtime_config::RuntimeConfig;
 use super::secrets::Secrets;
 use tributary_capability_mysql::CREDENTIAL_KEYS as MYSQL_CREDENTIALS;
 use tributary_capability_postgresql::CREDENTIAL_KEYS as PG_CREDENTIALS;
+use tributary_capability_redis::CREDENTIAL_KEYS as REDIS_CREDENTIALS;
 use tributary_sync::JobType;
 
 /// What a sync asks of the plugin.
@@ -130,6 +131,9 @@ impl LoadedPlugin {
         if self.imports_capability("mysql") {
             keys.extend(MYSQL_CREDENTIALS);
         }
+        if self.imports_capability("redis") {
+            keys.extend(REDIS_CREDENTIALS);
+        }
         keys
     }
 
@@ -149,6 +153,9 @@ impl LoadedPlugin {
             mysql: self
                 .imports_capability("mysql")
                 .then(|| runtime.mysql_grant(values)),
+            redis: self
+                .imports_capability("redis")
+                .then(|| runtime.redis_grant(values)),
             secrets: Secrets::new(values, self.secret_keys(also_sensitive)),
         }
     }

@@ -64,7 +64,7 @@ pub struct PluginRuntime {
 }
 
 /// Interfaces of our own package that the host provides.
-const PROVIDED_CAPABILITIES: &[&str] = &["logging", "mysql", "postgresql", "types"];
+const PROVIDED_CAPABILITIES: &[&str] = &["logging", "mysql", "postgresql", "redis", "types"];
 
 impl PluginRuntime {
     /// Builds the engine, links the host's imports and starts the epoch ticker.

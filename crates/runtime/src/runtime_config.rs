@@ -7,6 +7,7 @@ use serde_json::{Map, Value};
 
 use tributary_capability_mysql::{MysqlGrant, MysqlPolicy};
 use tributary_capability_postgresql::{PgGrant, PgPolicy};
+use tributary_capability_redis::{RedisGrant, RedisPolicy};
 
 /// How the plugin runtime runs plugins. `Default` gives sane limits.
 #[derive(Debug, Clone)]
@@ -35,6 +36,8 @@ pub struct RuntimeConfig {
     pub postgresql: PgPolicy,
     /// Operator policy applied to every MySQL grant (off unless enabled).
     pub mysql: MysqlPolicy,
+    /// Operator policy applied to every Redis grant (off unless enabled).
+    pub redis: RedisPolicy,
 }
 
 impl Default for RuntimeConfig {
@@ -49,6 +52,7 @@ impl Default for RuntimeConfig {
             max_empty_batches: 200,
             postgresql: PgPolicy::default(),
             mysql: MysqlPolicy::default(),
+            redis: RedisPolicy::default(),
         }
     }
 }
@@ -65,12 +69,18 @@ impl RuntimeConfig {
         MysqlGrant::new(values.clone(), self.mysql.clone())
     }
 
+    /// The Redis grant for a job whose connector configuration is `values`.
+    pub fn redis_grant(&self, values: &Map<String, Value>) -> RedisGrant {
+        RedisGrant::new(values.clone(), self.redis.clone())
+    }
+
     /// For a capability the operator must enable: `Some(config key)` when it is
     /// not enabled. PostgreSQL is on by default; newer capabilities are off until
     /// granted in config.yml.
     pub fn ungranted(&self, capability: &str) -> Option<&'static str> {
         match capability {
             "mysql" if !self.mysql.enabled => Some("plugins.mysql.enabled"),
+            "redis" if !self.redis.enabled => Some("plugins.redis.enabled"),
             _ => None,
         }
     }

@@ -325,6 +325,8 @@ pub struct PluginsConfig {
     pub postgresql: PostgresqlPolicy,
     /// `mysql:` capability policy (off unless `enabled: true`).
     pub mysql: MysqlPolicy,
+    /// `redis:` capability policy (off unless `enabled: true`).
+    pub redis: RedisPolicy,
 }
 
 impl Default for PluginsConfig {
@@ -336,6 +338,7 @@ impl Default for PluginsConfig {
             cache_dir: None,
             postgresql: PostgresqlPolicy::default(),
             mysql: MysqlPolicy::default(),
+            redis: RedisPolicy::default(),
         }
     }
 }
@@ -355,6 +358,20 @@ pub struct MysqlPolicy {
     pub statement_timeout_ms: Option<u64>,
     /// `max_sessions`, default 4: MySQL sessions one job may hold at once.
     pub max_sessions: u64,
+}
+
+/// `plugins.redis:` — whether plugins may use the Redis capability, and what it
+/// may reach. Off by default, like `mysql`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RedisPolicy {
+    /// `enabled`, default false.
+    pub enabled: bool,
+    /// `allowed_hosts`, default empty = any host.
+    pub allowed_hosts: Vec<String>,
+    /// `max_reply_bytes`, default 64 MiB: the largest value one read may return.
+    pub max_reply_bytes: Option<u64>,
+    /// `max_connections`, default 4: connections one job may hold at once.
+    pub max_connections: Option<u64>,
 }
 
 impl Default for MysqlPolicy {

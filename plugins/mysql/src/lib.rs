@@ -38,7 +38,11 @@ pub fn schema() -> Schema {
                 .value("*")
                 .order(6),
         )
-        .field(Field::toggle("ssl_enabled", "Enable SSL").value(false).order(7))
+        .field(
+            Field::toggle("ssl_enabled", "Enable SSL")
+                .value(false)
+                .order(7),
+        )
         .field(
             Field::str("ssl_ca", "SSL certificate")
                 .depends_on("ssl_enabled", true)
@@ -211,7 +215,9 @@ pub fn parse_rules(v: &Json) -> Result<Vec<Rule>, Vec<String>> {
     for (i, item) in items.iter().enumerate() {
         let n = i + 1;
         let Some(o) = item.as_object() else {
-            errors.push(format!("rule {n}: must be an object with 'tables' and 'query'"));
+            errors.push(format!(
+                "rule {n}: must be an object with 'tables' and 'query'"
+            ));
             continue;
         };
         for k in o.keys() {
@@ -223,7 +229,9 @@ pub fn parse_rules(v: &Json) -> Result<Vec<Rule>, Vec<String>> {
         }
         let tables = o.get("tables").and_then(string_list);
         if tables.is_none() {
-            errors.push(format!("rule {n}: 'tables' must be a non-empty array of strings"));
+            errors.push(format!(
+                "rule {n}: 'tables' must be a non-empty array of strings"
+            ));
         }
         let query = o
             .get("query")
@@ -365,7 +373,9 @@ impl MySync {
                 settings.tables.clone()
             };
             if tables.is_empty() {
-                return Err(Error::config(format!("No table to sync in database `{db}`")));
+                return Err(Error::config(format!(
+                    "No table to sync in database `{db}`"
+                )));
             }
             for t in tables {
                 if !all.contains(&t) {
@@ -414,7 +424,10 @@ impl MySync {
             }
         }
         if !problems.is_empty() {
-            return Err(Error::config(format!("Cannot sync: {}.", problems.join("; "))));
+            return Err(Error::config(format!(
+                "Cannot sync: {}.",
+                problems.join("; ")
+            )));
         }
         Ok(MySync {
             session,
@@ -460,9 +473,10 @@ impl MySync {
                 .session
                 .scan(&tables[0], &keys)
                 .map_err(|e| source_err(&format!("Reading table {}", tables[0]), e))?,
-            Some(q) => self.session.query(q, &[]).map_err(|e| {
-                source_err(&format!("Running the advanced rule query '{q}'"), e)
-            })?,
+            Some(q) => self
+                .session
+                .query(q, &[])
+                .map_err(|e| source_err(&format!("Running the advanced rule query '{q}'"), e))?,
         };
         let names: Vec<String> = rows.columns().iter().map(|c| c.name.clone()).collect();
         // Duplicate names collapse, the last column wins (as in Elastic's dict).

@@ -45,7 +45,13 @@ pub(super) fn read_plugins(
     pg.finish(ctx);
     let mut my = s.section(ctx, "mysql")?;
     set!(my, ctx, p.mysql.enabled, "enabled", v::boolean);
-    set!(my, ctx, p.mysql.allowed_hosts, "allowed_hosts", v::string_list);
+    set!(
+        my,
+        ctx,
+        p.mysql.allowed_hosts,
+        "allowed_hosts",
+        v::string_list
+    );
     if let Some(t) = my.get(ctx, "statement_timeout_ms", |x, a| v::integer(x, a, 1))? {
         p.mysql.statement_timeout_ms = Some(t);
     }
@@ -53,6 +59,22 @@ pub(super) fn read_plugins(
         v::integer(x, a, 1)
     });
     my.finish(ctx);
+    let mut rd = s.section(ctx, "redis")?;
+    set!(rd, ctx, p.redis.enabled, "enabled", v::boolean);
+    set!(
+        rd,
+        ctx,
+        p.redis.allowed_hosts,
+        "allowed_hosts",
+        v::string_list
+    );
+    if let Some(n) = rd.get(ctx, "max_reply_bytes", |x, a| v::integer(x, a, 1))? {
+        p.redis.max_reply_bytes = Some(n);
+    }
+    if let Some(n) = rd.get(ctx, "max_connections", |x, a| v::integer(x, a, 1))? {
+        p.redis.max_connections = Some(n);
+    }
+    rd.finish(ctx);
     if let Some(t) = p.mysql.statement_timeout_ms {
         if t >= p.wall_timeout_secs.saturating_mul(1000) {
             return Err(ConfigError::Invalid {

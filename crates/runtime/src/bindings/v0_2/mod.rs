@@ -4,6 +4,7 @@
 
 mod mysql;
 mod postgresql;
+mod redis;
 
 use super::super::logging::Level;
 use super::super::state::HostState;
@@ -18,6 +19,7 @@ wasmtime::component::bindgen!({
         "tributary:connector/postgresql.rows": tributary_capability_postgresql::PgRows,
         "tributary:connector/mysql.session": tributary_capability_mysql::MysqlSession,
         "tributary:connector/mysql.rows": tributary_capability_mysql::MysqlRows,
+        "tributary:connector/redis.connection": tributary_capability_redis::RedisConnection,
     },
 });
 

@@ -1,11 +1,13 @@
-//! The BUILT `target/plugins/mysql.wasm` run through the real binary against the
-//! MariaDB on this machine, in databases this test creates (as root over the local
+//! The BUILT `target/plugins/mysql.wasm` and `redis.wasm` run through the real
+//! binary. MySQL: against the MariaDB on this machine, in databases this test creates (as root over the local
 //! socket) and drops, read over TCP by a SELECT-only user: `tributary extract` for
 //! Chinook's 622 documents with Elastic's ids, every MySQL type, and the plain
 //! failures; the operator's grant; and the tutorial flow with `tributary run` and
-//! es-sim, `service_type: mysql`.
+//! es-sim, `service_type: mysql`. Redis: the local server's databases 11–13
+//! (flushed by these tests): keys of every type with Elastic's ids and values,
+//! the grant, and the tutorial flow with `service_type: redis`.
 //!
-//! Nothing is skipped: a missing wasm, binary or MariaDB fails the test.
+//! Nothing is skipped: a missing wasm, binary, MariaDB or Redis fails the test.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -107,10 +109,14 @@ struct Extract {
 }
 
 fn run_extract(values: &Value, config: Option<&PathBuf>) -> Extract {
+    run_extract_of("mysql", values, config)
+}
+
+fn run_extract_of(service_type: &str, values: &Value, config: Option<&PathBuf>) -> Extract {
     let file = std::env::temp_dir().join(format!("{}.json", unique("myvalues")));
     std::fs::write(&file, values.to_string()).expect("writing the values file");
     let mut cmd = Command::new(tributary_bin());
-    cmd.args(["extract", "mysql", "--plugins"])
+    cmd.args(["extract", service_type, "--plugins"])
         .arg(plugins_dir())
         .arg("--values")
         .arg(&file)
@@ -164,8 +170,10 @@ fn chinook_album_and_artist_give_622_documents_with_elastic_ids() {
     let db = MyDb::chinook();
     let docs = extract(&db.values("album,artist"));
     assert_eq!(docs.len(), 622);
-    let ids: std::collections::HashSet<&str> =
-        docs.iter().map(|d| d["_id"].as_str().expect("id")).collect();
+    let ids: std::collections::HashSet<&str> = docs
+        .iter()
+        .map(|d| d["_id"].as_str().expect("id"))
+        .collect();
     assert_eq!(ids.len(), 622, "ids are unique");
     assert!((1..=347).all(|i| ids.contains(format!("album_{i}").as_str())));
     assert!((1..=275).all(|i| ids.contains(format!("artist_{i}").as_str())));
@@ -226,7 +234,10 @@ fn every_mysql_type_round_trips() {
     );
     // Exact digits survive to the NDJSON text (no float rounding).
     let line = serde_json::to_string(&docs).unwrap();
-    assert!(line.contains("123456789012345678901234567890.0123456789"), "{line}");
+    assert!(
+        line.contains("123456789012345678901234567890.0123456789"),
+        "{line}"
+    );
     let null = without_timestamp(by_id(&docs, "types_1_null"));
     assert_eq!(null["s"], json!([]));
     assert_eq!(null["tm"], "12:30:00");
@@ -245,7 +256,9 @@ fn plain_failures_and_the_operator_grant() {
     let missing = run_extract(&db.values("keyed,nope"), Some(&cfg));
     assert!(!missing.ok);
     assert!(
-        missing.stderr.contains(&format!("table `{}`.`nope` does not exist", db.name)),
+        missing
+            .stderr
+            .contains(&format!("table `{}`.`nope` does not exist", db.name)),
         "{}",
         missing.stderr
     );
@@ -316,11 +329,15 @@ fn tutorial_flow_with_service_type_mysql() {
         || {
             let c = es.connector(CONNECTOR);
             (c["status"] == "needs_configuration"
-                && c["configuration"].as_object().is_some_and(|m| !m.is_empty()))
+                && c["configuration"]
+                    .as_object()
+                    .is_some_and(|m| !m.is_empty()))
             .then_some(c)
         },
     );
-    let conf = connector["configuration"].as_object().expect("configuration");
+    let conf = connector["configuration"]
+        .as_object()
+        .expect("configuration");
     let mut keys: Vec<(&String, i64)> = conf
         .iter()
         .map(|(k, v)| (k, v["order"].as_i64().unwrap_or(-1)))
@@ -329,8 +346,18 @@ fn tutorial_flow_with_service_type_mysql() {
     let ordered: Vec<&str> = keys.iter().map(|(k, _)| k.as_str()).collect();
     assert_eq!(
         ordered,
-        ["host", "port", "user", "password", "database", "tables", "ssl_enabled", "ssl_ca",
-         "fetch_size", "retry_count"]
+        [
+            "host",
+            "port",
+            "user",
+            "password",
+            "database",
+            "tables",
+            "ssl_enabled",
+            "ssl_ca",
+            "fetch_size",
+            "retry_count"
+        ]
     );
     es.configure(CONNECTOR, db.values("album,artist"));
     let job_id = es.create_full_job(CONNECTOR);
@@ -339,7 +366,12 @@ fn tutorial_flow_with_service_type_mysql() {
         &["completed", "error", "canceled"],
         Duration::from_secs(180),
     );
-    assert_eq!(job["status"], "completed", "job: {job}\n{}", host.log_tail(40));
+    assert_eq!(
+        job["status"],
+        "completed",
+        "job: {job}\n{}",
+        host.log_tail(40)
+    );
     assert_eq!(job["indexed_document_count"], 622, "job: {job}");
     assert_eq!(es.count(INDEX), 622);
     let album = es.doc(INDEX, "album_1").expect("album_1 indexed");
@@ -347,5 +379,200 @@ fn tutorial_flow_with_service_type_mysql() {
     assert_eq!(album["Table"], "album");
     let artist = es.doc(INDEX, "artist_275").expect("artist_275 indexed");
     assert_eq!(artist["name"], "Philip Glass Ensemble");
-    assert!(!host.log().contains(PASSWORD), "the password never reaches a log");
+    assert!(
+        !host.log().contains(PASSWORD),
+        "the password never reaches a log"
+    );
+}
+
+// ---------------------------------------------------------------- Redis
+
+/// Runs `redis-cli -n <db> <args…>`; the output.
+fn redis_cli(db: u32, args: &[&str]) -> String {
+    assert!(
+        (11..=13).contains(&db),
+        "these tests own Redis databases 11-13 only"
+    );
+    let out = Command::new("redis-cli")
+        .arg("-n")
+        .arg(db.to_string())
+        .args(args)
+        .output()
+        .expect("running redis-cli (is Redis installed?)");
+    assert!(
+        out.status.success(),
+        "redis-cli {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn md5_hex(s: &str) -> String {
+    use std::io::Write;
+    let mut child = Command::new("md5sum")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("md5sum");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(s.as_bytes())
+        .expect("writing");
+    let out = child.wait_with_output().expect("md5sum output");
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .expect("digest")
+        .to_string()
+}
+
+/// Database `db` flushed and filled with one key of every type.
+fn fill_redis(db: u32) {
+    redis_cli(db, &["FLUSHDB"]);
+    redis_cli(db, &["SET", "s:plain", "hello 'world'"]);
+    redis_cli(
+        db,
+        &["SET", "s:json", r#"{"a": [1, 2.5, null], "b": true}"#],
+    );
+    redis_cli(db, &["SET", "s:num", "42"]);
+    redis_cli(db, &["RPUSH", "l:items", "x", "y", "z"]);
+    redis_cli(db, &["SADD", "set:one", "only"]);
+    redis_cli(db, &["ZADD", "z:scores", "1", "a", "2.5", "b"]);
+    redis_cli(db, &["HSET", "h:user", "name", "Ada", "lang", "en"]);
+    redis_cli(
+        db,
+        &["XADD", "x:events", "1700000000000-0", "kind", "login"],
+    );
+}
+
+fn redis_values(db: &str) -> Value {
+    json!({"host": "127.0.0.1", "port": 6379, "username": "", "password": "",
+           "database": db, "ssl_enabled": false, "mutual_tls_enabled": false,
+           "tls_certfile": "", "tls_keyfile": ""})
+}
+
+fn redis_grant_config() -> PathBuf {
+    let p = std::env::temp_dir().join(format!("{}.yml", unique("redisgrant")));
+    std::fs::write(&p, "plugins:\n  redis:\n    enabled: true\n").expect("writing config.yml");
+    p
+}
+
+#[test]
+fn redis_keys_of_every_type_with_elastic_ids_and_values() {
+    fill_redis(12);
+    let cfg = redis_grant_config();
+    let r = run_extract_of("redis", &redis_values("12"), Some(&cfg));
+    assert!(r.ok, "extract failed: {}", r.stderr);
+    let docs: Vec<Value> = r
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON"))
+        .collect();
+    assert_eq!(docs.len(), 8, "{}", r.stdout);
+    let doc = |key: &str| -> Value {
+        let d = docs
+            .iter()
+            .find(|d| d["key"] == key)
+            .unwrap_or_else(|| panic!("no document for {key}"));
+        assert_eq!(
+            d["_id"],
+            md5_hex(&format!("12/{key}")),
+            "Elastic's id for {key}"
+        );
+        assert_eq!(d["database"], "12");
+        assert!(d["size_in_bytes"].as_u64().is_some_and(|n| n > 0), "{d}");
+        d.clone()
+    };
+    let expect = [
+        ("s:plain", "string", "hello 'world'"),
+        ("s:json", "string", "{'a': [1, 2.5, None], 'b': True}"),
+        ("s:num", "string", "42"),
+        ("l:items", "list", "['x', 'y', 'z']"),
+        ("set:one", "set", "{'only'}"),
+        ("z:scores", "zset", "[('a', 1.0), ('b', 2.5)]"),
+        ("h:user", "hash", "{'name': 'Ada', 'lang': 'en'}"),
+        (
+            "x:events",
+            "stream",
+            "[['x:events', [('1700000000000-0', {'kind': 'login'})]]]",
+        ),
+    ];
+    for (key, key_type, value) in expect {
+        let d = doc(key);
+        assert_eq!(d["key_type"], key_type, "{d}");
+        assert_eq!(d["value"], value, "{d}");
+    }
+    // Without the operator's grant the plugin is refused at load.
+    let ungranted = run_extract_of("redis", &redis_values("12"), None);
+    assert!(!ungranted.ok);
+    assert!(
+        ungranted.stderr.contains("plugins.redis.enabled"),
+        "{}",
+        ungranted.stderr
+    );
+    redis_cli(12, &["FLUSHDB"]);
+    let _ = std::fs::remove_file(&cfg);
+}
+
+#[test]
+fn tutorial_flow_with_service_type_redis() {
+    const CONNECTOR: &str = "my-redis-connector";
+    const INDEX: &str = "cache-redis";
+    fill_redis(13);
+    let sim = EsSim::start(&[]);
+    let es = &sim.es;
+    let work = Workdir::new();
+    es.ok(
+        "PUT",
+        &format!("/_connector/{CONNECTOR}"),
+        Some(json!({"name": "Cache (Redis)", "index_name": INDEX, "service_type": "redis"})),
+    );
+    let config = work.path("config.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "elasticsearch:\n  host: {}\n  username: elastic\n  password: changeme\n\
+             service:\n  idling: 0.5\n  preflight_max_attempts: 3\n  preflight_idle: 0.5\n\
+             plugins:\n  cache_dir: {}\n  redis:\n    enabled: true\n    allowed_hosts: [\"127.0.0.1:6379\"]\n\
+             connectors:\n  - connector_id: {CONNECTOR}\n    service_type: redis\n",
+            sim.url(),
+            plugin_cache_dir().display()
+        ),
+    )
+    .expect("writing config.yml");
+    let host = work.run("tributary", &config);
+    wait_for(
+        Duration::from_secs(120),
+        "the connector to be needs_configuration with a schema",
+        || {
+            let c = es.connector(CONNECTOR);
+            (c["status"] == "needs_configuration"
+                && c["configuration"]
+                    .as_object()
+                    .is_some_and(|m| !m.is_empty()))
+            .then_some(c)
+        },
+    );
+    es.configure(CONNECTOR, redis_values("13"));
+    let job_id = es.create_full_job(CONNECTOR);
+    let job = es.wait_job(
+        &job_id,
+        &["completed", "error", "canceled"],
+        Duration::from_secs(180),
+    );
+    assert_eq!(
+        job["status"],
+        "completed",
+        "job: {job}\n{}",
+        host.log_tail(40)
+    );
+    assert_eq!(job["indexed_document_count"], 8, "job: {job}");
+    assert_eq!(es.count(INDEX), 8);
+    let id = md5_hex("13/h:user");
+    let d = es.doc(INDEX, &id).expect("h:user indexed");
+    assert_eq!(d["value"], "{'name': 'Ada', 'lang': 'en'}");
+    assert_eq!(d["key_type"], "hash");
+    redis_cli(13, &["FLUSHDB"]);
 }
