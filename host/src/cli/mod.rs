@@ -35,10 +35,6 @@ pub struct PluginDirArgs {
     /// Folder holding the `*.wasm` plugin components.
     #[arg(long = "plugins", env = "TRIBUTARY_PLUGINS", default_value = "plugins")]
     pub dir: PathBuf,
-    /// config.yml whose `plugins.*` section (grants of capabilities such as
-    /// `plugins.mysql.enabled`, limits) applies; without it, the defaults.
-    #[arg(long = "config", env = "TRIBUTARY_CONFIG")]
-    pub config: Option<PathBuf>,
 }
 
 /// Runs the command line; the `Ok` value is the process's exit status.

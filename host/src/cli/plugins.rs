@@ -20,13 +20,26 @@ pub enum PluginsCommand {
     List {
         #[command(flatten)]
         plugins: PluginDirArgs,
+        #[command(flatten)]
+        grants: GrantArgs,
     },
     /// Print a plugin's configuration schema as JSON, keyed by field name.
     Inspect {
         service_type: String,
         #[command(flatten)]
         plugins: PluginDirArgs,
+        #[command(flatten)]
+        grants: GrantArgs,
     },
+}
+
+/// The operator's grants for commands that load plugins outside the service.
+#[derive(Debug, Clone, clap::Args)]
+pub struct GrantArgs {
+    /// config.yml whose `plugins.*` section applies (capability grants such as
+    /// `plugins.mysql.enabled`, limits); without it, the defaults.
+    #[arg(long = "config", env = "TRIBUTARY_CONFIG")]
+    pub config: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -34,6 +47,8 @@ pub struct ExtractArgs {
     pub service_type: String,
     #[command(flatten)]
     pub plugins: PluginDirArgs,
+    #[command(flatten)]
+    pub grants: GrantArgs,
     /// JSON file with the configuration values (`{"host": ..., "tables": ...}`).
     #[arg(long)]
     pub values: PathBuf,
@@ -60,8 +75,8 @@ fn runtime_config(config: Option<&Path>) -> anyhow::Result<RuntimeConfig> {
     match config {
         None => Ok(RuntimeConfig::default()),
         Some(path) => {
-            let config = crate::config::load(path)
-                .with_context(|| format!("reading {}", path.display()))?;
+            let config =
+                crate::config::load(path).with_context(|| format!("reading {}", path.display()))?;
             Ok(super::run::runtime_config(&config))
         }
     }
@@ -104,12 +119,15 @@ fn find(set: &PluginSet, service_type: &str, dir: &Path) -> anyhow::Result<Arc<L
 pub async fn dispatch(cmd: PluginsCommand) -> anyhow::Result<()> {
     init_logging();
     match cmd {
-        PluginsCommand::List { plugins } => list(&plugins.dir, plugins.config.as_deref()).await,
+        PluginsCommand::List { plugins, grants } => {
+            list(&plugins.dir, grants.config.as_deref()).await
+        }
         PluginsCommand::Inspect {
             service_type,
             plugins,
+            grants,
         } => {
-            let set = load(&plugins.dir, plugins.config.as_deref()).await?;
+            let set = load(&plugins.dir, grants.config.as_deref()).await?;
             let plugin = find(&set, &service_type, &plugins.dir)?;
             let schema = Value::Object(plugin.configuration_schema());
             let text = serde_json::to_string_pretty(&schema).context("encoding the schema")?;
@@ -196,7 +214,7 @@ fn read_values(path: &Path) -> anyhow::Result<Map<String, Value>> {
 pub async fn extract(args: ExtractArgs) -> anyhow::Result<()> {
     init_logging();
     let values = read_values(&args.values)?;
-    let runtime = PluginRuntime::new(runtime_config(args.plugins.config.as_deref())?)
+    let runtime = PluginRuntime::new(runtime_config(args.grants.config.as_deref())?)
         .context("starting the plugin runtime")?;
     let set = runtime
         .load_dir(&args.plugins.dir)
