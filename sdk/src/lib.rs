@@ -65,10 +65,10 @@ extern crate self as tributary_sdk;
 mod batch;
 mod config;
 pub mod log;
-#[cfg(feature = "postgresql")]
-pub mod postgresql;
 #[cfg(feature = "mysql")]
 pub mod mysql;
+#[cfg(feature = "postgresql")]
+pub mod postgresql;
 #[cfg(feature = "redis")]
 pub mod redis;
 mod schema;

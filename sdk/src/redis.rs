@@ -29,6 +29,9 @@ use crate::__bindings::tributary::connector::redis as wit_rd;
 
 pub use wit_rd::StreamEntry;
 
+/// A hash's field/value pairs, in the server's order.
+pub type Fields = Vec<(Vec<u8>, Vec<u8>)>;
+
 /// A Redis error: the server's code (when it sent one) and message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{}{message}", code.as_ref().map(|c| format!("[{c}] ")).unwrap_or_default())]
@@ -154,7 +157,7 @@ impl Connection {
     }
 
     /// The hash's fields and values.
-    pub fn hash(&self, key: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, RedisError> {
+    pub fn hash(&self, key: &[u8]) -> Result<Fields, RedisError> {
         Ok(self.0.hash(key)?)
     }
 

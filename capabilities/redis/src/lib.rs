@@ -175,13 +175,16 @@ pub fn host_allowed(patterns: &[String], host: &str, port: u16) -> bool {
 /// The type of a key as `TYPE` names it.
 pub type KeyType = String;
 
+/// Field/value pairs (a hash, a stream entry), in the server's order.
+pub type Fields = Vec<(Vec<u8>, Vec<u8>)>;
+
 /// One stream entry: id and fields.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StreamEntry {
     /// `1700000000000-0`.
     pub id: String,
     /// Field/value pairs in entry order.
-    pub fields: Vec<(Vec<u8>, Vec<u8>)>,
+    pub fields: Fields,
 }
 
 /// One open connection on one database.
@@ -412,7 +415,7 @@ impl RedisConnection {
     }
 
     /// `HGETALL key`, in the server's order.
-    pub async fn hash(&mut self, key: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, RedisError> {
+    pub async fn hash(&mut self, key: &[u8]) -> Result<Fields, RedisError> {
         self.within_cap(key).await?;
         timed(redis::cmd("HGETALL").arg(key).query_async(&mut self.con)).await
     }
