@@ -71,7 +71,8 @@ impl MyDb {
             let at = script
                 .find(start)
                 .unwrap_or_else(|| panic!("no `{start}` in the Chinook script"));
-            let end = script[at..].find(";").expect("statement end") + at + 1;
+            // A statement ends with `);` at the end of a line (a name holds a `;`).
+            let end = script[at..].find(");\n").expect("statement end") + at + 2;
             setup.push_str(&script[at..end]);
             setup.push('\n');
         }
