@@ -69,8 +69,12 @@ pub mod filesystem;
 #[cfg(feature = "http")]
 pub mod http;
 pub mod log;
+#[cfg(feature = "mysql")]
+pub mod mysql;
 #[cfg(feature = "postgresql")]
 pub mod postgresql;
+#[cfg(feature = "redis")]
+pub mod redis;
 mod schema;
 pub mod time;
 

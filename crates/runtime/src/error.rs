@@ -61,7 +61,7 @@ pub enum PluginError {
     /// The component imports something the host does not provide.
     #[error(
         "{} imports {imports}, which this host does not provide (it grants only \
-         tributary:connector/logging, tributary:connector/postgresql, tributary:connector/filesystem, tributary:connector/http and sandboxed WASI 0.2): {reason}",
+         the tributary:connector interfaces logging, types, postgresql, mysql, redis, filesystem, http and sandboxed WASI 0.2): {reason}",
         file.display()
     )]
     MissingImport {
@@ -151,7 +151,7 @@ pub enum PluginError {
     /// The plugin imports a capability the operator has not granted.
     #[error(
         "{} imports the `{capability}` capability, which the operator has not granted; \
-         set {key} in config.yml to grant it",
+         set `{key}` in config.yml to grant it",
         file.display()
     )]
     UngrantedCapability {

@@ -3,7 +3,9 @@
 
 use tributary_capability_filesystem::{FsError, FsGrant};
 use tributary_capability_http::HttpGrant;
+use tributary_capability_mysql::MysqlGrant;
 use tributary_capability_postgresql::PgGrant;
+use tributary_capability_redis::RedisGrant;
 
 use super::secrets::Secrets;
 
@@ -18,6 +20,10 @@ pub struct Grants {
     pub filesystem: Option<Result<FsGrant, FsError>>,
     /// Outbound HTTP under the operator's allowlist, with this job's request count.
     pub http: Option<HttpGrant>,
+    /// The MySQL connection this job may open, if any.
+    pub mysql: Option<MysqlGrant>,
+    /// The Redis connections this job may open, if any.
+    pub redis: Option<RedisGrant>,
     /// The values withheld from the plugin and masked in what it sends back.
     pub secrets: Secrets,
 }
@@ -28,6 +34,9 @@ impl Grants {
     pub fn cancel_running(&self) {
         if let Some(pg) = &self.postgresql {
             pg.cancel_running();
+        }
+        if let Some(my) = &self.mysql {
+            my.cancel_running();
         }
     }
 }

@@ -16,7 +16,9 @@ use super::instance::{Instance, Limits};
 use super::plugin_sync::PluginSync;
 use super::runtime_config::RuntimeConfig;
 use super::secrets::Secrets;
+use tributary_capability_mysql::CREDENTIAL_KEYS as MYSQL_CREDENTIALS;
 use tributary_capability_postgresql::CREDENTIAL_KEYS as PG_CREDENTIALS;
+use tributary_capability_redis::CREDENTIAL_KEYS as REDIS_CREDENTIALS;
 use tributary_sync::JobType;
 
 /// What a sync asks of the plugin.
@@ -126,6 +128,12 @@ impl LoadedPlugin {
         if self.imports_capability("postgresql") {
             keys.extend(PG_CREDENTIALS);
         }
+        if self.imports_capability("mysql") {
+            keys.extend(MYSQL_CREDENTIALS);
+        }
+        if self.imports_capability("redis") {
+            keys.extend(REDIS_CREDENTIALS);
+        }
         keys
     }
 
@@ -148,6 +156,12 @@ impl LoadedPlugin {
             http: self.imports_capability("http").then(|| {
                 tributary_capability_http::HttpGrant::new(values.clone(), runtime.http.clone())
             }),
+            mysql: self
+                .imports_capability("mysql")
+                .then(|| runtime.mysql_grant(values)),
+            redis: self
+                .imports_capability("redis")
+                .then(|| runtime.redis_grant(values)),
             secrets: Secrets::new(values, self.secret_keys(also_sensitive)),
         }
     }

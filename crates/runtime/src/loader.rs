@@ -64,7 +64,15 @@ pub struct PluginRuntime {
 }
 
 /// Interfaces of our own package that the host provides.
-const PROVIDED_CAPABILITIES: &[&str] = &["logging", "postgresql", "types", "filesystem", "http"];
+const PROVIDED_CAPABILITIES: &[&str] = &[
+    "logging",
+    "types",
+    "postgresql",
+    "mysql",
+    "redis",
+    "filesystem",
+    "http",
+];
 
 impl PluginRuntime {
     /// Builds the engine, links the host's imports and starts the epoch ticker.
@@ -172,7 +180,7 @@ impl PluginRuntime {
         let (contract, contract_version) = check_contract(&self.engine, file, &component)?;
         let (imports, wasi_imports, unknown) = imports_of(&self.engine, &component);
         for cap in &imports {
-            if let Some(key) = self.config.ungranted_capability_key(cap) {
+            if let Some(key) = self.config.ungranted(cap) {
                 return Err(PluginError::UngrantedCapability {
                     file: file.to_path_buf(),
                     capability: cap.clone(),

@@ -7,7 +7,9 @@ use serde_json::{Map, Value};
 
 use tributary_capability_filesystem::FsPolicy;
 use tributary_capability_http::HttpPolicy;
+use tributary_capability_mysql::{MysqlGrant, MysqlPolicy};
 use tributary_capability_postgresql::{PgGrant, PgPolicy};
+use tributary_capability_redis::{RedisGrant, RedisPolicy};
 
 /// How the plugin runtime runs plugins. `Default` gives sane limits.
 #[derive(Debug, Clone)]
@@ -38,6 +40,10 @@ pub struct RuntimeConfig {
     pub filesystem: FsPolicy,
     /// Operator grant of the outbound HTTP capability (off unless origins are listed).
     pub http: std::sync::Arc<HttpPolicy>,
+    /// Operator policy applied to every MySQL grant (off unless enabled).
+    pub mysql: MysqlPolicy,
+    /// Operator policy applied to every Redis grant (off unless enabled).
+    pub redis: RedisPolicy,
 }
 
 impl Default for RuntimeConfig {
@@ -53,6 +59,8 @@ impl Default for RuntimeConfig {
             postgresql: PgPolicy::default(),
             filesystem: FsPolicy::default(),
             http: Default::default(),
+            mysql: MysqlPolicy::default(),
+            redis: RedisPolicy::default(),
         }
     }
 }
@@ -63,13 +71,24 @@ impl RuntimeConfig {
     pub fn postgresql_grant(&self, values: &Map<String, Value>) -> PgGrant {
         PgGrant::new(values.clone(), self.postgresql.clone())
     }
-}
 
-impl RuntimeConfig {
-    /// The config.yml key that grants capability `name`, if the operator must
-    /// grant it (capabilities other than PostgreSQL are off by default).
-    pub fn ungranted_capability_key(&self, name: &str) -> Option<&'static str> {
-        match name {
+    /// The MySQL grant for a job whose connector configuration is `values`.
+    pub fn mysql_grant(&self, values: &Map<String, Value>) -> MysqlGrant {
+        MysqlGrant::new(values.clone(), self.mysql.clone())
+    }
+
+    /// The Redis grant for a job whose connector configuration is `values`.
+    pub fn redis_grant(&self, values: &Map<String, Value>) -> RedisGrant {
+        RedisGrant::new(values.clone(), self.redis.clone())
+    }
+
+    /// For a capability the operator must enable: `Some(config key)` when it is
+    /// not enabled. PostgreSQL is on by default; newer capabilities are off until
+    /// granted in config.yml.
+    pub fn ungranted(&self, capability: &str) -> Option<&'static str> {
+        match capability {
+            "mysql" if !self.mysql.enabled => Some("plugins.mysql.enabled: true"),
+            "redis" if !self.redis.enabled => Some("plugins.redis.enabled: true"),
             "filesystem" if !self.filesystem.is_granted() => {
                 Some(tributary_capability_filesystem::ROOTS_KEY)
             }
@@ -97,7 +116,7 @@ impl RuntimeConfig {
             "http" if self.http.is_granted() => {
                 format!("http: {}", self.http.allowlist)
             }
-            other => match self.ungranted_capability_key(other) {
+            other => match self.ungranted(other) {
                 Some(key) => format!("{other}: not granted (set {key})"),
                 None => format!("{other}: granted"),
             },

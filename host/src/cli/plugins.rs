@@ -20,19 +20,27 @@ pub enum PluginsCommand {
     List {
         #[command(flatten)]
         plugins: PluginDirArgs,
-        /// config.yml whose `plugins:` grants apply (default: none granted but PostgreSQL).
-        #[arg(long, short = 'c')]
-        config: Option<PathBuf>,
+        #[command(flatten)]
+        grants: GrantArgs,
     },
     /// Print a plugin's configuration schema as JSON, keyed by field name.
     Inspect {
         service_type: String,
         #[command(flatten)]
         plugins: PluginDirArgs,
-        /// config.yml whose `plugins:` grants apply (default: none granted but PostgreSQL).
-        #[arg(long, short = 'c')]
-        config: Option<PathBuf>,
+        #[command(flatten)]
+        grants: GrantArgs,
     },
+}
+
+/// The operator's grants for commands that load plugins outside the service.
+#[derive(Debug, Clone, clap::Args)]
+pub struct GrantArgs {
+    /// config.yml whose `plugins.*` section applies (capability grants such as
+    /// `plugins.mysql.enabled`, limits), so a plugin runs under the same grants as
+    /// in the service; without it, the defaults (only PostgreSQL granted).
+    #[arg(long = "config", short = 'c', env = "TRIBUTARY_CONFIG")]
+    pub config: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -40,16 +48,14 @@ pub struct ExtractArgs {
     pub service_type: String,
     #[command(flatten)]
     pub plugins: PluginDirArgs,
+    #[command(flatten)]
+    pub grants: GrantArgs,
     /// JSON file with the configuration values (`{"host": ..., "tables": ...}`).
     #[arg(long)]
     pub values: PathBuf,
     /// Documents per batch asked of the plugin.
     #[arg(long, default_value_t = 1000)]
     pub batch_size: u32,
-    /// config.yml whose `plugins:` section (limits and capability grants) applies,
-    /// so a plugin runs under the same grants as in the service.
-    #[arg(long, short = 'c')]
-    pub config: Option<PathBuf>,
 }
 
 /// Logs to stderr (stdout carries the command's output); `RUST_LOG` overrides.
@@ -114,13 +120,15 @@ fn find(set: &PluginSet, service_type: &str, dir: &Path) -> anyhow::Result<Arc<L
 pub async fn dispatch(cmd: PluginsCommand) -> anyhow::Result<()> {
     init_logging();
     match cmd {
-        PluginsCommand::List { plugins, config } => list(&plugins.dir, config.as_deref()).await,
+        PluginsCommand::List { plugins, grants } => {
+            list(&plugins.dir, grants.config.as_deref()).await
+        }
         PluginsCommand::Inspect {
             service_type,
             plugins,
-            config,
+            grants,
         } => {
-            let (set, _) = load(&plugins.dir, config.as_deref()).await?;
+            let (set, _) = load(&plugins.dir, grants.config.as_deref()).await?;
             let plugin = find(&set, &service_type, &plugins.dir)?;
             let schema = Value::Object(plugin.configuration_schema());
             let text = serde_json::to_string_pretty(&schema).context("encoding the schema")?;
@@ -221,7 +229,7 @@ fn read_values(path: &Path) -> anyhow::Result<Map<String, Value>> {
 pub async fn extract(args: ExtractArgs) -> anyhow::Result<()> {
     init_logging();
     let values = read_values(&args.values)?;
-    let runtime = PluginRuntime::new(runtime_settings(args.config.as_deref())?)
+    let runtime = PluginRuntime::new(runtime_settings(args.grants.config.as_deref())?)
         .context("starting the plugin runtime")?;
     let set = runtime
         .load_dir(&args.plugins.dir)

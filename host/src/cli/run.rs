@@ -635,6 +635,20 @@ pub fn runtime_config(config: &Config) -> RuntimeConfig {
         request_timeout: Duration::from_secs(p.http.request_timeout_secs.max(1)),
         max_requests_per_job: p.http.max_requests_per_job,
     });
+    rc.mysql.enabled = p.mysql.enabled;
+    rc.mysql.allowed_hosts = p.mysql.allowed_hosts.clone();
+    rc.mysql.statement_timeout_ms = p
+        .mysql
+        .statement_timeout_ms
+        .unwrap_or_else(|| p.wall_timeout_secs.saturating_mul(800).max(1));
+    rc.mysql.max_sessions = usize::try_from(p.mysql.max_sessions).unwrap_or(usize::MAX);
+    rc.redis.enabled = p.redis.enabled;
+    rc.redis.allowed_hosts = p.redis.allowed_hosts.clone();
+    rc.redis.max_reply_bytes = p.redis.max_reply_bytes.unwrap_or(0);
+    rc.redis.max_connections = p
+        .redis
+        .max_connections
+        .map_or(0, |n| usize::try_from(n).unwrap_or(usize::MAX));
     rc
 }
 

@@ -327,6 +327,10 @@ pub struct PluginsConfig {
     pub filesystem: FilesystemPolicy,
     /// `http:` capability grant (off unless origins are listed).
     pub http: HttpPolicy,
+    /// `mysql:` capability policy (off unless `enabled: true`).
+    pub mysql: MysqlPolicy,
+    /// `redis:` capability policy (off unless `enabled: true`).
+    pub redis: RedisPolicy,
 }
 
 impl Default for PluginsConfig {
@@ -339,6 +343,50 @@ impl Default for PluginsConfig {
             postgresql: PostgresqlPolicy::default(),
             filesystem: FilesystemPolicy::default(),
             http: HttpPolicy::default(),
+            mysql: MysqlPolicy::default(),
+            redis: RedisPolicy::default(),
+        }
+    }
+}
+
+/// `plugins.mysql:` — whether plugins may use the MySQL capability, and what it
+/// may reach. Off by default: a plugin importing it is refused at load until the
+/// operator sets `enabled: true`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MysqlPolicy {
+    /// `enabled`, default false.
+    pub enabled: bool,
+    /// `allowed_hosts`, default empty = any host the connector's configuration
+    /// names. Entries are host names or `host:port`.
+    pub allowed_hosts: Vec<String>,
+    /// `statement_timeout_ms`: default 80 % of `plugins.wall_timeout_secs`; must
+    /// stay below it.
+    pub statement_timeout_ms: Option<u64>,
+    /// `max_sessions`, default 4: MySQL sessions one job may hold at once.
+    pub max_sessions: u64,
+}
+
+/// `plugins.redis:` — whether plugins may use the Redis capability, and what it
+/// may reach. Off by default, like `mysql`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RedisPolicy {
+    /// `enabled`, default false.
+    pub enabled: bool,
+    /// `allowed_hosts`, default empty = any host.
+    pub allowed_hosts: Vec<String>,
+    /// `max_reply_bytes`, default 64 MiB: the largest value one read may return.
+    pub max_reply_bytes: Option<u64>,
+    /// `max_connections`, default 4: connections one job may hold at once.
+    pub max_connections: Option<u64>,
+}
+
+impl Default for MysqlPolicy {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            allowed_hosts: Vec::new(),
+            statement_timeout_ms: None,
+            max_sessions: 4,
         }
     }
 }

@@ -90,6 +90,51 @@ pub(super) fn read_plugins(
         |x, a| v::integer(x, a, 1)
     );
     http.finish(ctx);
+    let mut my = s.section(ctx, "mysql")?;
+    set!(my, ctx, p.mysql.enabled, "enabled", v::boolean);
+    set!(
+        my,
+        ctx,
+        p.mysql.allowed_hosts,
+        "allowed_hosts",
+        v::string_list
+    );
+    if let Some(t) = my.get(ctx, "statement_timeout_ms", |x, a| v::integer(x, a, 1))? {
+        p.mysql.statement_timeout_ms = Some(t);
+    }
+    set!(my, ctx, p.mysql.max_sessions, "max_sessions", |x, a| {
+        v::integer(x, a, 1)
+    });
+    my.finish(ctx);
+    let mut rd = s.section(ctx, "redis")?;
+    set!(rd, ctx, p.redis.enabled, "enabled", v::boolean);
+    set!(
+        rd,
+        ctx,
+        p.redis.allowed_hosts,
+        "allowed_hosts",
+        v::string_list
+    );
+    if let Some(n) = rd.get(ctx, "max_reply_bytes", |x, a| v::integer(x, a, 1))? {
+        p.redis.max_reply_bytes = Some(n);
+    }
+    if let Some(n) = rd.get(ctx, "max_connections", |x, a| v::integer(x, a, 1))? {
+        p.redis.max_connections = Some(n);
+    }
+    rd.finish(ctx);
+    if let Some(t) = p.mysql.statement_timeout_ms {
+        if t >= p.wall_timeout_secs.saturating_mul(1000) {
+            return Err(ConfigError::Invalid {
+                source_name: ctx.source.to_owned(),
+                key: "plugins.mysql.statement_timeout_ms".into(),
+                message: format!(
+                    "must be below plugins.wall_timeout_secs ({} s = {} ms), got {t}",
+                    p.wall_timeout_secs,
+                    p.wall_timeout_secs.saturating_mul(1000)
+                ),
+            });
+        }
+    }
     // Each limit must be reported as itself: the statement gives up before the call.
     if let Some(t) = p.postgresql.statement_timeout_ms {
         if t >= p.wall_timeout_secs.saturating_mul(1000) {

@@ -2,6 +2,7 @@
 //! the real binary, real PostgreSQL, es-sim over HTTP, built plugins.
 
 mod dir_graphql_plugins;
+mod mysql_redis_plugins;
 mod postgresql_plugin;
 mod service_cancel;
 mod service_failures;

@@ -4,7 +4,9 @@
 
 mod filesystem;
 mod http;
+mod mysql;
 mod postgresql;
+mod redis;
 
 use super::super::logging::Level;
 use super::super::state::HostState;
@@ -19,6 +21,9 @@ wasmtime::component::bindgen!({
         "tributary:connector/postgresql.rows": tributary_capability_postgresql::PgRows,
         "tributary:connector/filesystem.directory": tributary_capability_filesystem::FsDir,
         "tributary:connector/filesystem.walk": tributary_capability_filesystem::FsWalk,
+        "tributary:connector/mysql.session": tributary_capability_mysql::MysqlSession,
+        "tributary:connector/mysql.rows": tributary_capability_mysql::MysqlRows,
+        "tributary:connector/redis.connection": tributary_capability_redis::RedisConnection,
     },
 });
 
