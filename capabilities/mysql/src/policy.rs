@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
+use tributary_capability_common as common;
 
 use super::session::SessionSlots;
 use super::MysqlError;
@@ -83,78 +84,27 @@ impl MysqlGrant {
 pub const CREDENTIAL_KEYS: &[&str] = &["password"];
 
 pub(crate) fn text_value<'a>(values: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
-    values
-        .get(key)
-        .and_then(Value::as_str)
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
+    common::text(values, key)
 }
 
 pub(crate) fn required<'a>(
     values: &'a Map<String, Value>,
     key: &str,
 ) -> Result<&'a str, MysqlError> {
-    text_value(values, key)
-        .ok_or_else(|| MysqlError::local(format!("configuration value '{key}' is missing")))
+    common::required(values, key).map_err(|e| MysqlError::local(e.to_string()))
 }
 
 pub(crate) fn port_value(values: &Map<String, Value>) -> Result<u16, MysqlError> {
-    let bad = || MysqlError::local("configuration value 'port' is not a port number");
-    match values.get("port") {
-        None | Some(Value::Null) => Ok(3306),
-        Some(Value::Number(n)) => n
-            .as_u64()
-            .and_then(|p| u16::try_from(p).ok())
-            .ok_or_else(bad),
-        Some(Value::String(s)) if s.trim().is_empty() => Ok(3306),
-        Some(Value::String(s)) => s.trim().parse().map_err(|_| bad()),
-        Some(_) => Err(bad()),
-    }
+    common::port(values, 3306).map_err(|e| MysqlError::local(e.to_string()))
 }
 
 pub(crate) fn bool_value(values: &Map<String, Value>, key: &str) -> bool {
-    match values.get(key) {
-        Some(Value::Bool(b)) => *b,
-        Some(Value::String(s)) => matches!(
-            s.trim().to_ascii_lowercase().as_str(),
-            "true" | "1" | "yes" | "on"
-        ),
-        Some(Value::Number(n)) => n.as_i64().is_some_and(|v| v != 0),
-        _ => false,
-    }
+    common::flag(values, key)
 }
 
-/// Whether `host:port` is allowed by the operator's patterns (same rules as
-/// `plugins.postgresql.allowed_hosts`).
-pub fn host_allowed(patterns: &[String], host: &str, port: u16) -> bool {
-    if patterns.is_empty() {
-        return true;
-    }
-    let host = host.trim_end_matches('.').to_ascii_lowercase();
-    patterns.iter().any(|p| {
-        let p = p.trim().to_ascii_lowercase();
-        // `[v6]:port`, `host:port`, or a bare host (any port).
-        let (ph, pp) = match p.rsplit_once(':') {
-            Some((h, port))
-                if port.parse::<u16>().is_ok() && (!h.contains(':') || h.ends_with(']')) =>
-            {
-                (
-                    h.trim_start_matches('[').trim_end_matches(']').to_string(),
-                    port.parse::<u16>().ok(),
-                )
-            }
-            _ => (
-                p.trim_start_matches('[').trim_end_matches(']').to_string(),
-                None,
-            ),
-        };
-        let host_ok = match ph.strip_prefix("*.") {
-            Some(suffix) => host.ends_with(&format!(".{suffix}")),
-            None => ph == "*" || ph == host,
-        };
-        host_ok && pp.is_none_or(|pp| pp == port)
-    })
-}
+/// Whether `host:port` is allowed by the operator's patterns (the rules every
+/// capability shares: `tributary_capability_common::hosts`).
+pub use common::host_allowed;
 
 #[cfg(test)]
 mod tests {

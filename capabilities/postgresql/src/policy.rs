@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
+use tributary_capability_common as common;
 
 use super::session::SessionSlots;
 use super::PgError;
@@ -82,71 +83,21 @@ impl PgGrant {
 pub const CREDENTIAL_KEYS: &[&str] = &["password"];
 
 pub(super) fn text_value<'a>(values: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
-    values
-        .get(key)
-        .and_then(Value::as_str)
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
+    common::text(values, key)
 }
 
 pub(super) fn required<'a>(values: &'a Map<String, Value>, key: &str) -> Result<&'a str, PgError> {
-    text_value(values, key)
-        .ok_or_else(|| PgError::local(format!("configuration value '{key}' is missing")))
+    common::required(values, key).map_err(|e| PgError::local(e.to_string()))
 }
 
 pub(super) fn port_value(values: &Map<String, Value>) -> Result<u16, PgError> {
-    let bad = || PgError::local("configuration value 'port' is not a port number");
-    match values.get("port") {
-        None | Some(Value::Null) => Ok(5432),
-        Some(Value::Number(n)) => n
-            .as_u64()
-            .and_then(|p| u16::try_from(p).ok())
-            .ok_or_else(bad),
-        Some(Value::String(s)) if s.trim().is_empty() => Ok(5432),
-        Some(Value::String(s)) => s.trim().parse().map_err(|_| bad()),
-        Some(_) => Err(bad()),
-    }
+    common::port(values, 5432).map_err(|e| PgError::local(e.to_string()))
 }
 
 pub(super) fn bool_value(values: &Map<String, Value>, key: &str) -> bool {
-    match values.get(key) {
-        Some(Value::Bool(b)) => *b,
-        Some(Value::String(s)) => matches!(
-            s.trim().to_ascii_lowercase().as_str(),
-            "true" | "1" | "yes" | "on"
-        ),
-        Some(Value::Number(n)) => n.as_i64().is_some_and(|v| v != 0),
-        _ => false,
-    }
+    common::flag(values, key)
 }
 
-/// Whether `host:port` is allowed by the operator's patterns.
-pub fn host_allowed(patterns: &[String], host: &str, port: u16) -> bool {
-    if patterns.is_empty() {
-        return true;
-    }
-    let host = host.trim_end_matches('.').to_ascii_lowercase();
-    patterns.iter().any(|p| {
-        let p = p.trim().to_ascii_lowercase();
-        // `[v6]:port`, `host:port`, or a bare host (any port).
-        let (ph, pp) = match p.rsplit_once(':') {
-            Some((h, port))
-                if port.parse::<u16>().is_ok() && (!h.contains(':') || h.ends_with(']')) =>
-            {
-                (
-                    h.trim_start_matches('[').trim_end_matches(']').to_string(),
-                    port.parse::<u16>().ok(),
-                )
-            }
-            _ => (
-                p.trim_start_matches('[').trim_end_matches(']').to_string(),
-                None,
-            ),
-        };
-        let host_ok = match ph.strip_prefix("*.") {
-            Some(suffix) => host.ends_with(&format!(".{suffix}")),
-            None => ph == "*" || ph == host,
-        };
-        host_ok && pp.is_none_or(|pp| pp == port)
-    })
-}
+/// Whether `host:port` is allowed by the operator's patterns (the rules every
+/// capability shares: `tributary_capability_common::hosts`).
+pub use common::host_allowed;

@@ -21,6 +21,7 @@ use redis::{
     TlsCertificates,
 };
 use serde_json::{Map, Value};
+use tributary_capability_common as common;
 
 /// How long opening a connection may take, and one command.
 const TIMEOUT: Duration = Duration::from_secs(30);
@@ -110,67 +111,20 @@ impl RedisGrant {
 }
 
 fn text<'a>(v: &'a Map<String, Value>, k: &str) -> Option<&'a str> {
-    v.get(k)
-        .and_then(Value::as_str)
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
+    common::text(v, k)
 }
 
 fn flag(v: &Map<String, Value>, k: &str) -> bool {
-    match v.get(k) {
-        Some(Value::Bool(b)) => *b,
-        Some(Value::String(s)) => matches!(
-            s.trim().to_ascii_lowercase().as_str(),
-            "true" | "1" | "yes" | "on"
-        ),
-        _ => false,
-    }
+    common::flag(v, k)
 }
 
 fn port(v: &Map<String, Value>) -> Result<u16, RedisError> {
-    let bad = || RedisError::local("configuration value 'port' is not a port number");
-    match v.get("port") {
-        None | Some(Value::Null) => Ok(6379),
-        Some(Value::Number(n)) => n
-            .as_u64()
-            .and_then(|p| u16::try_from(p).ok())
-            .ok_or_else(bad),
-        Some(Value::String(s)) if s.trim().is_empty() => Ok(6379),
-        Some(Value::String(s)) => s.trim().parse().map_err(|_| bad()),
-        Some(_) => Err(bad()),
-    }
+    common::port(v, 6379).map_err(|e| RedisError::local(e.to_string()))
 }
 
-/// Whether `host:port` is allowed by the operator's patterns (same rules as the
-/// database capabilities: `host`, `host:port`, `*.suffix`, `*`).
-pub fn host_allowed(patterns: &[String], host: &str, port: u16) -> bool {
-    if patterns.is_empty() {
-        return true;
-    }
-    let host = host.trim_end_matches('.').to_ascii_lowercase();
-    patterns.iter().any(|p| {
-        let p = p.trim().to_ascii_lowercase();
-        let (ph, pp) = match p.rsplit_once(':') {
-            Some((h, po))
-                if po.parse::<u16>().is_ok() && (!h.contains(':') || h.ends_with(']')) =>
-            {
-                (
-                    h.trim_start_matches('[').trim_end_matches(']').to_string(),
-                    po.parse::<u16>().ok(),
-                )
-            }
-            _ => (
-                p.trim_start_matches('[').trim_end_matches(']').to_string(),
-                None,
-            ),
-        };
-        let host_ok = match ph.strip_prefix("*.") {
-            Some(suffix) => host.ends_with(&format!(".{suffix}")),
-            None => ph == "*" || ph == host,
-        };
-        host_ok && pp.is_none_or(|pp| pp == port)
-    })
-}
+/// Whether `host:port` is allowed by the operator's patterns (the rules every
+/// capability shares: `tributary_capability_common::hosts`).
+pub use common::host_allowed;
 
 /// The type of a key as `TYPE` names it.
 pub type KeyType = String;
