@@ -17,7 +17,7 @@ pub const SCHEMA: &str = "public";
 
 /// ~1 KB of prose the text columns are cut from (plus quotes, a newline, a tab
 /// and non-ASCII letters so JSON escaping is exercised).
-const LOREM: &str = "Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod \
+pub const LOREM: &str = "Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod \
 tempor incididunt ut labore et dolore magna aliqua. Ut enim ad minim veniam, quis nostrud \
 exercitation ullamco laboris nisi ut aliquip ex ea commodo consequat. Duis aute irure dolor in \
 reprehenderit in voluptate velit esse cillum dolore eu fugiat nulla pariatur. Excepteur sint \

@@ -7,6 +7,8 @@
 
 mod datagen;
 mod measure;
+mod mysql;
+mod mysql_bench;
 mod native;
 mod report;
 mod worker;
@@ -85,6 +87,21 @@ enum Cmd {
         #[arg(long, default_value_t = 0.3)]
         rate: f64,
     },
+    /// Named scenario (issue 12): MariaDB tables read by mysql.wasm vs natively,
+    /// JSON lines, no sink; ratio (target ≥ 0.85) and RSS across sizes. Not part of `all`.
+    Mysql {
+        #[command(flatten)]
+        all: AllArgs,
+        #[command(flatten)]
+        my: mysql::MyConn,
+        /// MariaDB table sizes (rows).
+        #[arg(
+            long = "my-sizes",
+            value_delimiter = ',',
+            default_value = "100000,1000000"
+        )]
+        my_sizes: Vec<u64>,
+    },
 }
 
 #[derive(clap::Args, Clone)]
@@ -160,6 +177,7 @@ fn main() -> Result<()> {
         }
         Cmd::All(args) => all(args),
         Cmd::Faults429 { all, rows, rate } => faults_429(all, rows, rate),
+        Cmd::Mysql { all, my, my_sizes } => mysql_bench::run(all, my, my_sizes),
     }
 }
 
@@ -551,6 +569,7 @@ impl Bench {
             bulk_max_docs: self.args.bulk_max_docs,
             bulk_concurrency: self.args.bulk_concurrency,
             pipeline: self.args.pipeline.clone(),
+            mysql: None,
         }
     }
 

@@ -12,8 +12,7 @@ use std::sync::Arc;
 
 use anyhow::{anyhow, bail, Context, Result};
 use async_trait::async_trait;
-use futures::StreamExt;
-use tokio_postgres::types::{FromSql, ToSql, Type};
+use tokio_postgres::types::{FromSql, Type};
 use tokio_postgres::{Client, Statement};
 use tributary_sync::document::{write_str, write_value, Document, Operation, Value};
 use tributary_sync::{DocumentSource, SourceError};
@@ -306,10 +305,12 @@ pub async fn primary_key(client: &Client, schema: &str, table: &str) -> Result<V
     Ok(rows.iter().map(|r| r.get(0)).collect())
 }
 
-/// Streams one table through a server-side cursor.
+/// Streams one table through a server-side cursor. A task of its own runs the
+/// FETCHes one batch ahead of the caller (as the host's PostgreSQL capability
+/// does), so reading overlaps shaping and encoding: the native pipeline a careful
+/// engineer would write, not a strawman.
 pub struct Reader {
-    client: Arc<Client>,
-    fetch: Statement,
+    rx: tokio::sync::mpsc::Receiver<Result<Vec<tokio_postgres::Row>>>,
     done: bool,
     columns: Vec<(String, Type)>,
     /// Bytes of column values received (the wire payload, without framing).
@@ -344,9 +345,10 @@ impl Reader {
             .prepare(&format!("FETCH FORWARD {} FROM bench_c", batch.max(1)))
             .await
             .context("preparing FETCH")?;
+        let (tx, rx) = tokio::sync::mpsc::channel(1);
+        tokio::spawn(read_ahead(client, fetch, tx));
         Ok(Reader {
-            client,
-            fetch,
+            rx,
             done: false,
             columns,
             bytes: 0,
@@ -366,35 +368,49 @@ impl Reader {
         if self.done {
             return Ok(false);
         }
-        let stream = self
-            .client
-            .query_raw(&self.fetch, std::iter::empty::<&(dyn ToSql + Sync)>())
-            .await
-            .context("FETCH")?;
-        let mut stream = std::pin::pin!(stream);
-        let mut n = 0usize;
+        let Some(rows) = self.rx.recv().await else {
+            self.done = true;
+            return Ok(false);
+        };
+        let rows = rows?;
         let width = self.columns.len();
-        while let Some(row) = stream.next().await {
-            let row = row.context("reading a row")?;
-            let mut raw: Vec<Option<&[u8]>> = Vec::with_capacity(width);
+        let mut raw: Vec<Option<&[u8]>> = Vec::with_capacity(width);
+        for row in &rows {
+            raw.clear();
             for i in 0..width {
                 let r: Raw<'_> = row.try_get(i).context("reading a column")?;
                 self.bytes += r.0.map_or(0, |b| b.len() as u64);
                 raw.push(r.0);
             }
             f(&raw)?;
-            n += 1;
         }
-        self.rows += n as u64;
-        if n == 0 {
-            self.done = true;
-            self.client
+        self.rows += rows.len() as u64;
+        Ok(true)
+    }
+}
+
+/// FETCHes until the cursor is exhausted (then closes it) or the reader is gone.
+async fn read_ahead(
+    client: Arc<Client>,
+    fetch: Statement,
+    tx: tokio::sync::mpsc::Sender<Result<Vec<tokio_postgres::Row>>>,
+) {
+    loop {
+        let rows = client.query(&fetch, &[]).await.context("FETCH");
+        let last = matches!(&rows, Ok(r) if r.is_empty()) || rows.is_err();
+        if matches!(&rows, Ok(r) if r.is_empty()) {
+            let closed = client
                 .batch_execute("CLOSE bench_c; COMMIT")
                 .await
-                .context("closing the cursor")?;
-            return Ok(false);
+                .context("closing the cursor");
+            if let Err(e) = closed {
+                let _ = tx.send(Err(e)).await;
+            }
+            return;
         }
-        Ok(true)
+        if tx.send(rows).await.is_err() || last {
+            return;
+        }
     }
 }
 

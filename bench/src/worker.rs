@@ -38,6 +38,10 @@ pub enum Kind {
     NativeSync,
     /// (b) postgresql.wasm (real runtime, in-process) → sync engine → client → es-sim.
     WasmSync,
+    /// Issue 12: MariaDB read natively (mysql_async) + shape + JSON, no sink.
+    MysqlNativeJson,
+    /// Issue 12: mysql.wasm in-process + JSON, no sink.
+    MysqlWasmExtract,
 }
 
 /// Everything a worker needs.
@@ -61,6 +65,9 @@ pub struct WorkerSpec {
     pub bulk_concurrency: usize,
     /// Empty: no ingest pipeline.
     pub pipeline: String,
+    /// The MariaDB side of the `mysql` benchmark.
+    #[serde(default)]
+    pub mysql: Option<crate::mysql::MyConn>,
 }
 
 /// What a worker reports.
@@ -166,6 +173,29 @@ async fn work(spec: &WorkerSpec) -> Result<WorkerOutput> {
             let started = Instant::now();
             let mut src = wasm_source(spec).await?;
             let mut out = sync_into(spec, &mut src, started).await?;
+            out.wasm_memory_bytes = Some(src.memory_bytes() as u64);
+            Ok(out)
+        }
+        Kind::MysqlNativeJson => {
+            let my = spec
+                .mysql
+                .as_ref()
+                .ok_or_else(|| anyhow!("no mysql connection"))?;
+            let started = Instant::now();
+            let mut src =
+                crate::mysql::NativeMysqlSource::open(my, &spec.table, spec.batch_size).await?;
+            drain_to_json(&mut src, started).await
+        }
+        Kind::MysqlWasmExtract => {
+            let my = spec
+                .mysql
+                .as_ref()
+                .ok_or_else(|| anyhow!("no mysql connection"))?;
+            let started = Instant::now();
+            let mut src =
+                crate::mysql::wasm_source(my, &spec.table, spec.batch_size, &spec.plugins_dir)
+                    .await?;
+            let mut out = drain_to_json(&mut src, started).await?;
             out.wasm_memory_bytes = Some(src.memory_bytes() as u64);
             Ok(out)
         }

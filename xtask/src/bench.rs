@@ -7,11 +7,16 @@
 //!
 //! `cargo xtask bench faults-429 [--rows N] [--rate F]` runs only the issue-10
 //! scenario instead: a clean `tributary sync` vs one with per-item 429s.
+//! `cargo xtask bench mysql` runs only the issue-12 scenario: MariaDB tables read by
+//! mysql.wasm vs natively (JSON lines, no sink).
 
 use std::path::Path;
 use std::process::Command;
 
 use anyhow::Result;
+
+/// Named scenarios run instead of `all`.
+const SCENARIOS: &[&str] = &["faults-429", "mysql"];
 
 pub fn bench(root: &Path, args: &[String]) -> Result<()> {
     let no_build = args.iter().any(|a| a == "--no-build");
@@ -30,8 +35,8 @@ pub fn bench(root: &Path, args: &[String]) -> Result<()> {
     }
     let exe = root.join("target").join("release").join("tributary-bench");
     match args.split_first() {
-        Some((scenario, rest)) if scenario.as_str() == "faults-429" => {
-            crate::run(Command::new(exe).arg("faults-429").args(rest))
+        Some((scenario, rest)) if SCENARIOS.contains(&scenario.as_str()) => {
+            crate::run(Command::new(exe).arg(scenario).args(rest))
         }
         _ => crate::run(Command::new(exe).arg("all").args(args)),
     }
