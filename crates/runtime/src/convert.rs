@@ -512,6 +512,20 @@ mod tests {
     }
 
     #[test]
+    fn lifted_values_convert_in_place() {
+        // `batch` collects the lifted vector into document values in place, which
+        // the standard library does only when both element types have one layout.
+        assert_eq!(
+            std::mem::size_of::<wit::Value>(),
+            std::mem::size_of::<Value>()
+        );
+        assert_eq!(
+            std::mem::align_of::<wit::Value>(),
+            std::mem::align_of::<Value>()
+        );
+    }
+
+    #[test]
     fn a_delete_may_carry_no_values() {
         let mut d = doc("1", vec![]);
         d.operation = wit::Operation::Delete;
