@@ -31,6 +31,7 @@ fn main() -> Result<()> {
             run(Command::new(cargo())
                 .args(["build", "--release", "--workspace", "--all-targets"])
                 .args(&native))?;
+            python::unit_tests(&root)?;
             python::warm_compile_cache(&root)?;
             run(Command::new(cargo())
                 .args(["test", "--release", "--workspace"])

@@ -192,3 +192,17 @@ pub fn warm_compile_cache(root: &Path) -> Result<()> {
     );
     Ok(())
 }
+
+/// The Python SDK's own unit tests (its pure parts, natively; < 1 s).
+pub fn unit_tests(root: &Path) -> Result<()> {
+    let tests = root.join("sdk").join("python").join("tests");
+    if !tests.is_dir() {
+        return Ok(());
+    }
+    super::run(
+        Command::new(python())
+            .args(["-m", "unittest", "discover", "-s"])
+            .arg(&tests)
+            .env("PYTHONDONTWRITEBYTECODE", "1"),
+    )
+}
