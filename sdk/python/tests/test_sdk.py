@@ -86,6 +86,37 @@ class RegistryTest(unittest.TestCase):
         self.assertEqual(Mine().validate_advanced_rules(Config({}), [{"q": 1}]), ["Mine does not support advanced rules"])
 
 
+class CodecTest(unittest.TestCase):
+    def test_a_row_batch_decodes(self):
+        import struct
+
+        from tributary_sdk import Json, Number, codec
+
+        def text(tag, s):
+            b = s.encode()
+            return bytes([tag, len(b)]) + b
+
+        row = (
+            bytes([3]) + struct.pack("<i", -7)
+            + text(8, "héllo")
+            + text(7, "12.50")
+            + text(11, '{"a":1}')
+            + bytes([12]) + struct.pack("<i", 1)
+            + bytes([16]) + struct.pack("<q", 1_500_000)
+            + bytes([0])
+            + bytes([21, 3, 1, 2, 2]) + bytes([3]) + struct.pack("<i", 1) + bytes([3]) + struct.pack("<i", 2)
+        )
+        data = b"TRC1" + struct.pack("<II", 8, 1) + row
+        [[i, s, n, j, d, ts, null, arr]] = codec.decode(data)
+        self.assertEqual((i, s, null, arr), (-7, "héllo", None, [1, 2]))
+        self.assertIsInstance(n, Number)
+        self.assertEqual(n.text, "12.50")
+        self.assertIsInstance(j, Json)
+        self.assertEqual((d, ts), ("2000-01-02", "2000-01-01T00:00:01.500000+00:00"))
+        with self.assertRaises(codec.DecodeError):
+            codec.decode(data[:-1])
+
+
 class BuildTest(unittest.TestCase):
     def test_the_world_imports_exactly_the_capabilities_named(self):
         wit = Path(build.__file__).resolve().parent / "wit"
