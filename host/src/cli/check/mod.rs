@@ -410,11 +410,12 @@ impl Checker<'_> {
                 .skip("incremental", "the plugin does not declare incremental sync");
             return;
         }
+        let batch_size = self.batch_size;
         let request = |cursor: Option<String>| SyncRequest {
             kind: JobType::Incremental,
             cursor,
             advanced_rules: None,
-            batch_size: self.batch_size,
+            batch_size,
         };
         let first = match self.sync(self.values, request(None)).await {
             Ok((_, Some(cursor))) => cursor,

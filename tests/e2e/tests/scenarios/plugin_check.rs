@@ -345,9 +345,11 @@ fn check_names_what_does_not_conform() {
 }
 
 /// `tributary new` with each of two shapes: no capability, and the filesystem
-/// capability. Each builds with the README's one command (sharing this
-/// workspace's target folder and lock file, so dependencies are not compiled
-/// again), and passes `tributary check` with its own `check-values.json`.
+/// capability. Each builds with the README's one command and passes `tributary
+/// check` with its own `check-values.json`. The two share a target folder of
+/// their own (`target/e2e-scaffold`: a cargo inside `cargo test` must not wait
+/// for the workspace's target lock) and this workspace's lock file (the same
+/// dependency versions, nothing to resolve).
 #[test]
 fn new_scaffolds_a_plugin_that_passes_check() {
     let work = Workdir::new();
@@ -369,6 +371,7 @@ fn new_scaffolds_a_plugin_that_passes_check() {
     assert!(String::from_utf8_lossy(&taken.stderr).contains("already exists"));
 
     let sdk = repo_root().join("sdk").display().to_string();
+    let scaffold_target = target_dir().join("e2e-scaffold");
     let plugins = work.path("plugins");
     std::fs::create_dir_all(&plugins).expect("mkdir");
     for (name, capability) in [("gen-source", None), ("files-source", Some("filesystem"))] {
@@ -385,13 +388,11 @@ fn new_scaffolds_a_plugin_that_passes_check() {
         let dir = work.path(name);
         let readme = std::fs::read_to_string(dir.join("README.md")).expect("README");
         assert!(readme.contains("cargo build --release --target wasm32-wasip2"));
-        // The workspace's lock file: the same dependency versions as the
-        // plugins `cargo xtask` built, so their compiled copies are reused.
         std::fs::copy(repo_root().join("Cargo.lock"), dir.join("Cargo.lock")).expect("lock");
         let build = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
             .args(["build", "--release", "--target", "wasm32-wasip2"])
             .current_dir(&dir)
-            .env("CARGO_TARGET_DIR", target_dir())
+            .env("CARGO_TARGET_DIR", &scaffold_target)
             .output()
             .expect("cargo build");
         assert!(
@@ -400,7 +401,7 @@ fn new_scaffolds_a_plugin_that_passes_check() {
             String::from_utf8_lossy(&build.stderr)
         );
         let lib = name.replace('-', "_");
-        let wasm = target_dir().join(format!("wasm32-wasip2/release/{lib}.wasm"));
+        let wasm = scaffold_target.join(format!("wasm32-wasip2/release/{lib}.wasm"));
         let only = plugins.join(name);
         std::fs::create_dir_all(&only).expect("mkdir");
         std::fs::copy(&wasm, only.join(format!("{lib}.wasm"))).expect("copy wasm");
