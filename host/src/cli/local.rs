@@ -108,8 +108,8 @@ impl LocalPlugin {
         service_type: &str,
         config: Option<&Path>,
     ) -> anyhow::Result<LocalPlugin> {
-        let runtime = PluginRuntime::new(runtime_settings(config)?)
-            .context("starting the plugin runtime")?;
+        let runtime =
+            PluginRuntime::new(runtime_settings(config)?).context("starting the plugin runtime")?;
         let set = runtime
             .load_dir(dir)
             .await

@@ -64,11 +64,7 @@ fn walk(prefix: &str, v: &Json, names: &mut BTreeSet<String>) -> usize {
             }
             depth + 1
         }
-        Json::Array(a) => a
-            .iter()
-            .map(|v| walk(prefix, v, names))
-            .max()
-            .unwrap_or(0),
+        Json::Array(a) => a.iter().map(|v| walk(prefix, v, names)).max().unwrap_or(0),
         _ => 0,
     }
 }
@@ -207,10 +203,14 @@ mod tests {
         let mut t = Tally::default();
         t.add(&doc("a", &["x"], vec![Value::I64(1)]));
         t.add(&doc("a", &["x"], vec![Value::I64(2)]));
-        t.add(&doc(&"z".repeat(513), &["_secret", "_timestamp"], vec![
-            Value::Text("s".into()),
-            Value::Text("2026-01-01T00:00:00Z".into()),
-        ]));
+        t.add(&doc(
+            &"z".repeat(513),
+            &["_secret", "_timestamp"],
+            vec![
+                Value::Text("s".into()),
+                Value::Text("2026-01-01T00:00:00Z".into()),
+            ],
+        ));
         assert_eq!(t.duplicate_count, 1);
         assert_eq!(t.duplicates, ["a"]);
         let p = t.limit_problems();

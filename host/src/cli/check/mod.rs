@@ -127,7 +127,10 @@ impl Checker<'_> {
             }
             return;
         }
-        match plugin.ping(self.values, &self.local.grants(self.values)).await {
+        match plugin
+            .ping(self.values, &self.local.grants(self.values))
+            .await
+        {
             Ok(()) => self.report.pass("ping", "the source answered"),
             Err(e) => self.report.fail("ping", named(&e)),
         }
@@ -194,10 +197,8 @@ impl Checker<'_> {
     async fn check_probes(&mut self, schema: &Map<String, Value>, values_ok: bool) {
         let probes = probes::probes(schema, self.values);
         if probes.is_empty() {
-            self.report.skip(
-                "validate-config",
-                "no required or integer field to spoil",
-            );
+            self.report
+                .skip("validate-config", "no required or integer field to spoil");
             return;
         }
         for p in probes {
@@ -213,14 +214,12 @@ impl Checker<'_> {
                         .iter()
                         .find(|e| e.key.as_deref() == Some(p.field.as_str()));
                     match blamed {
-                        Some(e) => self.report.pass(
-                            &name,
-                            format!("`{}` {}: {}", p.field, p.what, e.message),
-                        ),
-                        None if errors.is_empty() => self.report.fail(
-                            &name,
-                            format!("`{}` {} was accepted", p.field, p.what),
-                        ),
+                        Some(e) => self
+                            .report
+                            .pass(&name, format!("`{}` {}: {}", p.field, p.what, e.message)),
+                        None if errors.is_empty() => self
+                            .report
+                            .fail(&name, format!("`{}` {} was accepted", p.field, p.what)),
                         None => self.report.fail(
                             &name,
                             format!(
@@ -264,12 +263,15 @@ impl Checker<'_> {
 
     async fn check_full_syncs(&mut self) {
         let started = Instant::now();
-        let first = self.sync(self.values, SyncRequest::full(self.batch_size)).await;
+        let first = self
+            .sync(self.values, SyncRequest::full(self.batch_size))
+            .await;
         let first = match first {
             Ok((t, _)) => t,
             Err(e) => {
                 self.report.fail("sync.full", named(&e));
-                self.report.skip("sync.repeat", "the first full sync failed");
+                self.report
+                    .skip("sync.repeat", "the first full sync failed");
                 return;
             }
         };
@@ -315,7 +317,10 @@ impl Checker<'_> {
             first.limit_problems(),
             "ids ≤ 512 bytes, no `_` field names, sizes, field count and depth within Elasticsearch's limits",
         );
-        match self.sync(self.values, SyncRequest::full(self.batch_size)).await {
+        match self
+            .sync(self.values, SyncRequest::full(self.batch_size))
+            .await
+        {
             Ok((second, _)) => match id_difference(&first.ids, &second.ids) {
                 None => self.report.pass(
                     "sync.repeat",
@@ -370,14 +375,19 @@ impl Checker<'_> {
     async fn check_advanced_rules(&mut self) {
         let plugin = self.local.plugin.clone();
         if !plugin.metadata.features.advanced_rules {
-            self.report
-                .skip("advanced_rules", "the plugin does not declare advanced rules");
+            self.report.skip(
+                "advanced_rules",
+                "the plugin does not declare advanced rules",
+            );
             return;
         }
         let grants = self.local.grants(self.values);
         let mut problems = Vec::new();
         for empty in [json!([]), json!({})] {
-            match plugin.validate_advanced_rules(self.values, &empty, &grants).await {
+            match plugin
+                .validate_advanced_rules(self.values, &empty, &grants)
+                .await
+            {
                 Ok(p) if p.is_empty() => {}
                 Ok(p) => problems.push(format!(
                     "empty rules {empty} are refused ({}); Elastic treats them as no rules",
@@ -387,7 +397,10 @@ impl Checker<'_> {
             }
         }
         // A bare number is never a rule set.
-        match plugin.validate_advanced_rules(self.values, &json!(42), &grants).await {
+        match plugin
+            .validate_advanced_rules(self.values, &json!(42), &grants)
+            .await
+        {
             Ok(p) if p.is_empty() => problems.push("rules `42` were accepted".into()),
             Ok(p) if p.iter().all(|m| m.trim().is_empty()) => {
                 problems.push("rules `42` were refused without a message".into())
@@ -406,8 +419,10 @@ impl Checker<'_> {
     /// cursor runs and returns a cursor again.
     async fn check_incremental(&mut self) {
         if !self.local.plugin.metadata.features.incremental_sync {
-            self.report
-                .skip("incremental", "the plugin does not declare incremental sync");
+            self.report.skip(
+                "incremental",
+                "the plugin does not declare incremental sync",
+            );
             return;
         }
         let batch_size = self.batch_size;

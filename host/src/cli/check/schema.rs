@@ -437,8 +437,10 @@ mod tests {
         size["required"] = json!(false);
         size["default_value"] = json!(50);
         size["validations"] = json!([{"type": "greater_than", "constraint": 0}]);
-        let r = run(json!({"host": field("str", "text", 1), "password": pw, "ssl": ssl,
-                           "ssl_ca": ca, "mode": mode, "fetch_size": size}));
+        let r = run(
+            json!({"host": field("str", "text", 1), "password": pw, "ssl": ssl,
+                           "ssl_ca": ca, "mode": mode, "fetch_size": size}),
+        );
         assert!(r.passed(), "{}", r.to_text());
         assert_eq!(r.checks.len(), 8);
     }
@@ -461,7 +463,10 @@ mod tests {
         assert!(failed(&r, "schema.order").contains("share order 1"));
         assert!(failed(&r, "schema.options").contains("value \"c\" is not one of its options"));
         let d = failed(&r, "schema.defaults");
-        assert!(d.contains("`port` is `int` but its value is \"5432\""), "{d}");
+        assert!(
+            d.contains("`port` is `int` but its value is \"5432\""),
+            "{d}"
+        );
         assert!(d.contains("never used"), "{d}");
         assert!(failed(&r, "schema.sensitive").contains("`api_token` looks like a credential"));
         assert!(failed(&r, "schema.validations").contains("less_than"));
@@ -471,7 +476,11 @@ mod tests {
     fn semver_and_secret_words() {
         assert!(is_semver("0.1.0") && is_semver("1.2.3-rc.1+b5"));
         assert!(!is_semver("1.2") && !is_semver("01.2.3") && !is_semver("v1.2.3"));
-        assert!(looks_secret("password") && looks_secret("api_key") && looks_secret("bearer-token"));
-        assert!(!looks_secret("tls_keyfile") && !looks_secret("tokenizer") && !looks_secret("host"));
+        assert!(
+            looks_secret("password") && looks_secret("api_key") && looks_secret("bearer-token")
+        );
+        assert!(
+            !looks_secret("tls_keyfile") && !looks_secret("tokenizer") && !looks_secret("host")
+        );
     }
 }

@@ -58,8 +58,19 @@ pub struct NewArgs {
 
 /// Names Cargo or Rust refuse as a crate name.
 const RESERVED: &[&str] = &[
-    "test", "core", "std", "alloc", "proc_macro", "proc-macro", "self", "super", "crate",
-    "build", "deps", "examples", "incremental",
+    "test",
+    "core",
+    "std",
+    "alloc",
+    "proc_macro",
+    "proc-macro",
+    "self",
+    "super",
+    "crate",
+    "build",
+    "deps",
+    "examples",
+    "incremental",
 ];
 
 /// Why `name` cannot be a plugin name, if it cannot.
@@ -210,7 +221,10 @@ pub fn files(
             "README.md",
             render(include_str!("templates/README.md.tmpl"), &vars),
         ),
-        (".gitignore", include_str!("templates/gitignore.tmpl").to_string()),
+        (
+            ".gitignore",
+            include_str!("templates/gitignore.tmpl").to_string(),
+        ),
         ("src/lib.rs", render(lib_rs, &vars)),
         ("check-values.json", values.to_string()),
     ];
@@ -225,7 +239,10 @@ pub fn files(
 /// Writes the new plugin's folder.
 pub fn new(args: NewArgs) -> anyhow::Result<()> {
     if let Some(problem) = name_problem(&args.name) {
-        bail!("`{}` cannot be a plugin name: {problem}", args.name.escape_debug());
+        bail!(
+            "`{}` cannot be a plugin name: {problem}",
+            args.name.escape_debug()
+        );
     }
     let dir = PathBuf::from(&args.name);
     if dir.exists() {
@@ -293,7 +310,10 @@ mod tests {
         for cap in caps {
             let files = files("my-source", cap, Some(Path::new("/opt/tributary/sdk")));
             for (rel, text) in &files {
-                assert!(!text.contains("{{"), "{cap:?} {rel} has an unfilled placeholder");
+                assert!(
+                    !text.contains("{{"),
+                    "{cap:?} {rel} has an unfilled placeholder"
+                );
             }
             let get = |n: &str| &files.iter().find(|(r, _)| *r == n).expect(n).1;
             assert!(get("Cargo.toml").contains("path = \"/opt/tributary/sdk\""));
@@ -305,6 +325,8 @@ mod tests {
             assert!(values.is_object());
         }
         let published = files("x", None, None);
-        assert!(published[0].1.contains("tributary-sdk = { version = \"0.1\""));
+        assert!(published[0]
+            .1
+            .contains("tributary-sdk = { version = \"0.1\""));
     }
 }

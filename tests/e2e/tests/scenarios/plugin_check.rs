@@ -72,7 +72,13 @@ pub(crate) fn assert_conforms(service: &str, ok: bool, report: &Value, out: &Out
         "{service} does not conform: {failed:#?}\nstderr:\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    for name in ["sync.full", "sync.repeat", "ping", "schema.types", "sync.errors"] {
+    for name in [
+        "sync.full",
+        "sync.repeat",
+        "ping",
+        "schema.types",
+        "sync.errors",
+    ] {
         assert!(
             status(report, name) == Some("pass"),
             "{service}: {name} did not pass: {report:#}"
@@ -134,7 +140,10 @@ fn postgresql_plugin_passes_check() {
         ],
     );
     assert_conforms("postgresql", ok, &report, &out);
-    assert!(detail(&report, "sync.full").starts_with("42 documents"), "{report:#}");
+    assert!(
+        detail(&report, "sync.full").starts_with("42 documents"),
+        "{report:#}"
+    );
     // Declared by the plugin, so checked: `[]`/`{}` pass, `42` is refused.
     assert_eq!(status(&report, "advanced_rules"), Some("pass"));
     assert!(detail(&report, "validate-config.port.not-a-number").contains("Port"));
@@ -179,7 +188,10 @@ fn mysql_plugin_passes_check() {
     mysql_root(&format!("DROP DATABASE IF EXISTS `{db}`"));
     let (ok, report, out) = result;
     assert_conforms("mysql", ok, &report, &out);
-    assert!(detail(&report, "sync.full").starts_with("3 documents"), "{report:#}");
+    assert!(
+        detail(&report, "sync.full").starts_with("3 documents"),
+        "{report:#}"
+    );
 }
 
 fn redis_cli(db: u32, args: &[&str]) {
@@ -218,7 +230,10 @@ fn redis_plugin_passes_check() {
     redis_cli(db, &["FLUSHDB"]);
     let (ok, report, out) = result;
     assert_conforms("redis", ok, &report, &out);
-    assert!(detail(&report, "sync.full").starts_with("4 documents"), "{report:#}");
+    assert!(
+        detail(&report, "sync.full").starts_with("4 documents"),
+        "{report:#}"
+    );
 }
 
 /// A small tree for the directory plugins: text and binary files, nested.
@@ -248,7 +263,10 @@ fn dir_plugin_passes_check() {
         &[("CHECK_DIRECTORY", data.display().to_string())],
     );
     assert_conforms("dir", ok, &report, &out);
-    assert!(detail(&report, "sync.full").starts_with("5 documents"), "{report:#}");
+    assert!(
+        detail(&report, "sync.full").starts_with("5 documents"),
+        "{report:#}"
+    );
 }
 
 #[test]
@@ -279,7 +297,10 @@ fn graphql_plugin_passes_check() {
         ],
     );
     assert_conforms("graphql", ok, &report, &out);
-    assert!(detail(&report, "sync.full").starts_with("5 documents"), "{report:#}");
+    assert!(
+        detail(&report, "sync.full").starts_with("5 documents"),
+        "{report:#}"
+    );
 }
 
 /// The kit fails what does not conform, naming it, with exit status 1: the
@@ -305,7 +326,10 @@ fn check_names_what_does_not_conform() {
         detail(&report, "schema.defaults").contains("`count` is required, so its default_value"),
         "{report:#}"
     );
-    assert!(detail(&report, "advanced_rules").contains("{}"), "{report:#}");
+    assert!(
+        detail(&report, "advanced_rules").contains("{}"),
+        "{report:#}"
+    );
     // What it does right still passes: stable ids and the cursor round trip.
     assert_eq!(status(&report, "sync.repeat"), Some("pass"), "{report:#}");
     assert_eq!(status(&report, "incremental"), Some("pass"), "{report:#}");
@@ -315,17 +339,26 @@ fn check_names_what_does_not_conform() {
     let (ok, report, _) = check("hostile", &test_plugins, &values, &config, &[]);
     assert!(!ok, "{report:#}");
     assert_eq!(status(&report, "sync.full"), Some("fail"));
-    assert!(detail(&report, "sync.full").contains("panicked"), "{report:#}");
+    assert!(
+        detail(&report, "sync.full").contains("panicked"),
+        "{report:#}"
+    );
 
     write(json!({"behaviour": "field", "field": "_secret"}));
     let (ok, report, _) = check("hostile", &test_plugins, &values, &config, &[]);
     assert!(!ok, "{report:#}");
-    assert!(detail(&report, "sync.limits").contains("_secret"), "{report:#}");
+    assert!(
+        detail(&report, "sync.limits").contains("_secret"),
+        "{report:#}"
+    );
 
     write(json!({"behaviour": "field", "colour": "red"}));
     let (ok, report, out) = check("hostile", &test_plugins, &values, &config, &[]);
     assert!(!ok);
-    assert!(detail(&report, "values.keys").contains("colour"), "{report:#}");
+    assert!(
+        detail(&report, "values.keys").contains("colour"),
+        "{report:#}"
+    );
     assert_eq!(status(&report, "ping"), Some("skip"));
 
     // The text report: one line per check, FAIL lines named.
@@ -340,7 +373,10 @@ fn check_names_what_does_not_conform() {
         .expect("tributary check");
     assert_eq!(text.status.code(), Some(1), "{out:?}");
     let text = String::from_utf8_lossy(&text.stdout);
-    assert!(text.lines().any(|l| l.starts_with("FAIL  values.keys")), "{text}");
+    assert!(
+        text.lines().any(|l| l.starts_with("FAIL  values.keys")),
+        "{text}"
+    );
     assert!(text.contains("the plugin does NOT conform"), "{text}");
 }
 

@@ -61,8 +61,11 @@ fn python_plugin_passes_check_and_matches_its_rust_twin() {
     // Enough files for a throughput figure that is not all start-up.
     std::fs::create_dir_all(data.join("many")).expect("mkdir");
     for i in 0..2000 {
-        std::fs::write(data.join(format!("many/f{i:04}.txt")), format!("file {i}\n"))
-            .expect("write");
+        std::fs::write(
+            data.join(format!("many/f{i:04}.txt")),
+            format!("file {i}\n"),
+        )
+        .expect("write");
     }
     let config = grant_config(
         &work,
