@@ -156,35 +156,49 @@ fn default_cache_dir() -> Option<PathBuf> {
 /// cache, `target/e2e-plugin-cache`, and the default one of CLI runs without a
 /// config.yml) once, before the tests start: otherwise the first test processes
 /// would all compile the ~36 MB Python components at the same time. Every
-/// capability is granted here so that no plugin is refused before it compiles.
+/// capability is granted here so that no plugin is refused before it compiles;
+/// the second cache gets copies (entries are keyed by content and engine).
 pub fn warm_compile_cache(root: &Path) -> Result<()> {
     if plugins(root)?.is_empty() {
         return Ok(());
     }
     let target = root.join("target");
-    let bin = target.join("release").join("tributary");
-    let plugin_dir = target.join("plugins");
-    let caches = [Some(target.join("e2e-plugin-cache")), default_cache_dir()];
+    let e2e_cache = target.join("e2e-plugin-cache");
+    std::fs::create_dir_all(&e2e_cache)
+        .with_context(|| format!("creating {}", e2e_cache.display()))?;
+    let config = target.join("xtask-warm-cache.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "plugins:\n  cache_dir: {}\n  filesystem:\n    roots: [{}]\n  http:\n    allowed_origins: [\"http://127.0.0.1:*\"]\n  mysql:\n    enabled: true\n  redis:\n    enabled: true\n",
+            e2e_cache.display(),
+            target.display()
+        ),
+    )
+    .with_context(|| format!("writing {}", config.display()))?;
     let started = std::time::Instant::now();
-    for cache in caches.into_iter().flatten() {
-        std::fs::create_dir_all(&cache).with_context(|| format!("creating {}", cache.display()))?;
-        let config = target.join("xtask-warm-cache.yml");
-        std::fs::write(
-            &config,
-            format!(
-                "plugins:\n  cache_dir: {}\n  filesystem:\n    roots: [{}]\n  http:\n    allowed_origins: [\"http://127.0.0.1:*\"]\n  mysql:\n    enabled: true\n  redis:\n    enabled: true\n",
-                cache.display(),
-                target.display()
-            ),
-        )
-        .with_context(|| format!("writing {}", config.display()))?;
-        let mut cmd = Command::new(&bin);
-        cmd.args(["plugins", "list", "--plugins"])
-            .arg(&plugin_dir)
+    super::run(
+        Command::new(target.join("release").join("tributary"))
+            .args(["plugins", "list", "--plugins"])
+            .arg(target.join("plugins"))
             .arg("--config")
             .arg(&config)
-            .stdout(std::process::Stdio::null());
-        super::run(&mut cmd)?;
+            .stdout(std::process::Stdio::null()),
+    )?;
+    if let Some(default) = default_cache_dir() {
+        std::fs::create_dir_all(&default)
+            .with_context(|| format!("creating {}", default.display()))?;
+        for entry in std::fs::read_dir(&e2e_cache)?.flatten() {
+            let to = default.join(entry.file_name());
+            let is_entry = entry.path().extension().is_some_and(|e| e == "cwasm");
+            if is_entry && !to.exists() {
+                // Copied under a temporary name and renamed: a reader never sees half a file.
+                let tmp = default.join(format!(".{}.xtask", entry.file_name().to_string_lossy()));
+                std::fs::copy(entry.path(), &tmp)
+                    .and_then(|_| std::fs::rename(&tmp, &to))
+                    .with_context(|| format!("copying {} to {}", entry.path().display(), to.display()))?;
+            }
+        }
     }
     eprintln!(
         "xtask: compile caches warm in {:.1} s",
