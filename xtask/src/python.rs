@@ -196,7 +196,9 @@ pub fn warm_compile_cache(root: &Path) -> Result<()> {
                 let tmp = default.join(format!(".{}.xtask", entry.file_name().to_string_lossy()));
                 std::fs::copy(entry.path(), &tmp)
                     .and_then(|_| std::fs::rename(&tmp, &to))
-                    .with_context(|| format!("copying {} to {}", entry.path().display(), to.display()))?;
+                    .with_context(|| {
+                        format!("copying {} to {}", entry.path().display(), to.display())
+                    })?;
             }
         }
     }
