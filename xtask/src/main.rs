@@ -7,6 +7,7 @@ use anyhow::{bail, Context, Result};
 
 mod bench;
 mod demo;
+mod python;
 
 const WASM_TARGET: &str = "wasm32-wasip2";
 
@@ -30,6 +31,8 @@ fn main() -> Result<()> {
             run(Command::new(cargo())
                 .args(["build", "--release", "--workspace", "--all-targets"])
                 .args(&native))?;
+            python::unit_tests(&root)?;
+            python::warm_compile_cache(&root)?;
             run(Command::new(cargo())
                 .args(["test", "--release", "--workspace"])
                 .args(&native)
@@ -211,7 +214,8 @@ fn wasm_packages(root: &Path) -> Result<Vec<WasmPackage>> {
 fn build_plugins(root: &Path) -> Result<()> {
     ensure_wasm_target()?;
     let packages = wasm_packages(root)?;
-    if packages.is_empty() {
+    let python_plugins = python::plugins(root)?;
+    if packages.is_empty() && python_plugins.is_empty() {
         return Ok(());
     }
     let mut cmd = Command::new(cargo());
@@ -237,7 +241,8 @@ fn build_plugins(root: &Path) -> Result<()> {
                 .file_stem()
                 .and_then(|s| s.to_str())
                 .unwrap_or_default();
-            let current = packages.iter().any(|p| p.dest == dest && p.lib == stem);
+            let current = packages.iter().any(|p| p.dest == dest && p.lib == stem)
+                || (dest == "plugins" && python_plugins.iter().any(|p| p.name == stem));
             if path.extension().is_some_and(|e| e == "wasm") && !current {
                 std::fs::remove_file(&path)
                     .with_context(|| format!("removing stale {}", path.display()))?;
@@ -253,5 +258,5 @@ fn build_plugins(root: &Path) -> Result<()> {
             .with_context(|| format!("copying {} to {}", from.display(), to.display()))?;
         eprintln!("xtask: {} -> {}", p.package, to.display());
     }
-    Ok(())
+    python::build(root, &python_plugins)
 }

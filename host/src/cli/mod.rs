@@ -5,6 +5,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+pub mod check;
+pub mod local;
+pub mod new;
 pub mod plugins;
 pub mod run;
 
@@ -27,6 +30,10 @@ pub enum Command {
     Plugins(plugins::PluginsCommand),
     /// Run a full sync of one plugin locally and write NDJSON to stdout (no Elasticsearch).
     Extract(plugins::ExtractArgs),
+    /// Conformance kit: check a plugin's schema, validation, ping and syncs (no Elasticsearch).
+    Check(check::CheckArgs),
+    /// Scaffold a new plugin crate in ./NAME.
+    New(new::NewArgs),
 }
 
 /// Where plugins live; shared by every command that loads them.
@@ -49,6 +56,8 @@ pub fn main() -> anyhow::Result<ExitCode> {
             Command::Sync(args) => run::sync(args).await,
             Command::Plugins(cmd) => plugins::dispatch(cmd).await.map(|()| ExitCode::SUCCESS),
             Command::Extract(args) => plugins::extract(args).await.map(|()| ExitCode::SUCCESS),
+            Command::Check(args) => check::check(args).await,
+            Command::New(args) => new::new(args).map(|()| ExitCode::SUCCESS),
         }
     })
 }

@@ -3,15 +3,13 @@
 
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
-use anyhow::{bail, Context};
-use serde_json::{Map, Value};
+use anyhow::Context;
+use serde_json::Value;
 
+use super::local::{find, init_logging, read_values, runtime_settings, LocalPlugin};
 use super::PluginDirArgs;
-use tributary_runtime::{
-    printable, LoadedPlugin, PluginRuntime, PluginSet, RuntimeConfig, SyncRequest,
-};
+use tributary_runtime::{printable, PluginRuntime, PluginSet, RuntimeConfig, SyncRequest};
 use tributary_sync::document::{write_str, Operation};
 
 #[derive(Debug, clap::Subcommand)]
@@ -58,30 +56,6 @@ pub struct ExtractArgs {
     pub batch_size: u32,
 }
 
-/// Logs to stderr (stdout carries the command's output); `RUST_LOG` overrides.
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new("warn,tributary::plugins::loader=error")
-    });
-    // Another command (or a test) may have installed a subscriber already.
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
-}
-
-/// The runtime settings of `config` (its `plugins:` section), or the defaults.
-fn runtime_settings(config: Option<&Path>) -> anyhow::Result<RuntimeConfig> {
-    let Some(path) = config else {
-        return Ok(RuntimeConfig::default());
-    };
-    let cfg = crate::config::load(path).with_context(|| format!("reading {}", path.display()))?;
-    for w in &cfg.warnings {
-        tracing::warn!(config = %path.display(), "{w}");
-    }
-    Ok(super::run::runtime_config(&cfg))
-}
-
 async fn load(dir: &Path, config: Option<&Path>) -> anyhow::Result<(PluginSet, RuntimeConfig)> {
     let settings = runtime_settings(config)?;
     let runtime = PluginRuntime::new(settings.clone()).context("starting the plugin runtime")?;
@@ -90,30 +64,6 @@ async fn load(dir: &Path, config: Option<&Path>) -> anyhow::Result<(PluginSet, R
         .await
         .with_context(|| format!("loading plugins from {}", dir.display()))?;
     Ok((set, settings))
-}
-
-fn find(set: &PluginSet, service_type: &str, dir: &Path) -> anyhow::Result<Arc<LoadedPlugin>> {
-    if let Some(p) = set.get(service_type) {
-        return Ok(p);
-    }
-    let available: Vec<&str> = set
-        .plugins
-        .iter()
-        .map(|p| p.metadata.service_type.as_str())
-        .collect();
-    let mut msg = format!(
-        "no plugin with service type `{service_type}` in {} (available: {})",
-        dir.display(),
-        if available.is_empty() {
-            "none".to_string()
-        } else {
-            available.join(", ")
-        }
-    );
-    for r in &set.refused {
-        msg.push_str(&format!("\nrefused: {}", printable(&r.reason)));
-    }
-    bail!(msg)
 }
 
 /// Runs `plugins list` or `plugins inspect`.
@@ -210,37 +160,20 @@ async fn list(dir: &Path, config: Option<&Path>) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn read_values(path: &Path) -> anyhow::Result<Map<String, Value>> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let value: Value = serde_json::from_str(&text)
-        .with_context(|| format!("parsing {} as JSON", path.display()))?;
-    match value {
-        Value::Object(map) => Ok(map),
-        _ => bail!(
-            "{} must hold a JSON object of configuration values",
-            path.display()
-        ),
-    }
-}
-
 /// Runs a full sync of one plugin and writes NDJSON to stdout, one document per
 /// line as the host would index it: `{"_id": ..., ...body, "_timestamp": ...}`.
 pub async fn extract(args: ExtractArgs) -> anyhow::Result<()> {
     init_logging();
     let values = read_values(&args.values)?;
-    let runtime = PluginRuntime::new(runtime_settings(args.grants.config.as_deref())?)
-        .context("starting the plugin runtime")?;
-    let set = runtime
-        .load_dir(&args.plugins.dir)
-        .await
-        .with_context(|| format!("loading plugins from {}", args.plugins.dir.display()))?;
-    let plugin = find(&set, &args.service_type, &args.plugins.dir)?;
-    // The host opens the connection from the values given, as it would from the
-    // connector's configuration; a plugin that does not import it gets nothing.
-    let grants = plugin.grants(runtime.config(), &values, &[]);
-    let mut sync = plugin
-        .start_sync(&values, SyncRequest::full(args.batch_size.max(1)), &grants)
+    let local = LocalPlugin::load(
+        &args.plugins.dir,
+        &args.service_type,
+        args.grants.config.as_deref(),
+    )
+    .await?;
+    let plugin = &local.plugin;
+    let mut sync = local
+        .start_sync(&values, SyncRequest::full(args.batch_size.max(1)))
         .await
         .context("starting the sync")?;
     let stdout = std::io::stdout();

@@ -15,6 +15,8 @@ mod tests;
 
 use std::path::PathBuf;
 
+// Values files of `tributary extract`/`check` interpolate as config.yml does.
+pub(crate) use interpolate::interpolate;
 pub use load::{from_str, from_str_with_env, load};
 pub use model::*;
 

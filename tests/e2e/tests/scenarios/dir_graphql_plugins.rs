@@ -269,7 +269,7 @@ fn dir_plugin_under_grants_then_synced_into_es_sim() {
 
 // ------------------------------------------------------------------ GraphQL
 
-const TOKEN: &str = "gql-token-8472";
+pub(crate) const TOKEN: &str = "gql-token-8472";
 const USERS: [(&str, &str); 5] = [
     ("u1", "Ann"),
     ("u2", "Bob"),
@@ -282,12 +282,12 @@ const USERS: [(&str, &str); 5] = [
 /// users query two per page (cursor = index of the next user) and the
 /// `__schema` ping, only with the bearer token; `/redirect` sends elsewhere,
 /// `/big` answers 64 KiB. Counts requests.
-struct Gql {
-    port: u16,
+pub(crate) struct Gql {
+    pub(crate) port: u16,
     requests: Arc<AtomicU64>,
 }
 
-fn gql_server(redirect_to: String) -> Gql {
+pub(crate) fn gql_server(redirect_to: String) -> Gql {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().expect("addr").port();
     let requests = Arc::new(AtomicU64::new(0));
@@ -385,7 +385,7 @@ fn answer(stream: TcpStream, redirect_to: &str) -> std::io::Result<()> {
     reply(&mut out, "200 OK", "", &data.to_string())
 }
 
-const QUERY: &str = "query Users($cursor: String) { org { users(first: 2, after: $cursor) { pageInfo { hasNextPage endCursor } nodes { id name profile { age tags } } } } }";
+pub(crate) const QUERY: &str = "query Users($cursor: String) { org { users(first: 2, after: $cursor) { pageInfo { hasNextPage endCursor } nodes { id name profile { age tags } } } } }";
 
 fn gql_values(port: u16, path: &str) -> Value {
     json!({

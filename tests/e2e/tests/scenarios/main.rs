@@ -3,7 +3,9 @@
 
 mod dir_graphql_plugins;
 mod mysql_redis_plugins;
+mod plugin_check;
 mod postgresql_plugin;
+mod python_plugin;
 mod service_cancel;
 mod service_failures;
 mod service_faults;
