@@ -387,7 +387,6 @@ impl Default for MysqlPolicy {
             allowed_hosts: Vec::new(),
             statement_timeout_ms: None,
             max_sessions: 4,
-            max_slot_wal_bytes: 1 << 30,
         }
     }
 }
