@@ -3,6 +3,7 @@
 
 mod dir_graphql_plugins;
 mod mysql_redis_plugins;
+mod postgresql_cdc;
 mod postgresql_plugin;
 mod service_cancel;
 mod service_failures;
