@@ -7,6 +7,9 @@
 //!
 //! `cargo xtask bench faults-429 [--rows N] [--rate F]` runs only the issue-10
 //! scenario instead: a clean `tributary sync` vs one with per-item 429s.
+//! `cargo xtask bench incremental-cdc [--rows N]` runs only the issue-14 scenario: a
+//! full sync vs an incremental one after 1 % of the rows changed, on a PostgreSQL
+//! cluster of its own with `wal_level = logical`.
 
 use std::path::Path;
 use std::process::Command;
@@ -30,8 +33,10 @@ pub fn bench(root: &Path, args: &[String]) -> Result<()> {
     }
     let exe = root.join("target").join("release").join("tributary-bench");
     match args.split_first() {
-        Some((scenario, rest)) if scenario.as_str() == "faults-429" => {
-            crate::run(Command::new(exe).arg("faults-429").args(rest))
+        Some((scenario, rest))
+            if matches!(scenario.as_str(), "faults-429" | "incremental-cdc") =>
+        {
+            crate::run(Command::new(exe).arg(scenario.as_str()).args(rest))
         }
         _ => crate::run(Command::new(exe).arg("all").args(args)),
     }
