@@ -18,8 +18,8 @@ use serde_json::{json, Value};
 use super::report::{human_rows, Results, Run};
 use super::worker::WorkerOutput;
 use super::{
-    datagen, failed_run, machine, measure, now_utc, runtime, to_run, worker, AllArgs, Bench,
-    EsSim, ES_PASSWORD, ES_USER,
+    datagen, failed_run, machine, measure, now_utc, runtime, to_run, worker, AllArgs, Bench, EsSim,
+    ES_PASSWORD, ES_USER,
 };
 
 #[allow(dead_code, clippy::all)]
@@ -43,7 +43,10 @@ pub fn run(mut args: AllArgs, rows: u64, own_cluster: bool) -> Result<()> {
         let c = cluster::Cluster::start("bench-cdc", &["shared_buffers=256MB"]);
         args.pg.port = c.port;
         args.pg.host = "127.0.0.1".into();
-        eprintln!("bench: PostgreSQL cluster of this run on port {} (wal_level=logical)", c.port);
+        eprintln!(
+            "bench: PostgreSQL cluster of this run on port {} (wal_level=logical)",
+            c.port
+        );
         Some(c)
     } else {
         None
@@ -98,8 +101,16 @@ pub fn run(mut args: AllArgs, rows: u64, own_cluster: bool) -> Result<()> {
     };
     let config = configure(&b, &table)?;
 
-    let (full, full_job) = sync(&mut b, &config, rows, "cdc-full", "full sync (creates the slot)", "full")?;
-    let cursor = b.es.ok(Method::GET, &format!("/_connector/{CONNECTOR}"), None)?["sync_cursor"].clone();
+    let (full, full_job) = sync(
+        &mut b,
+        &config,
+        rows,
+        "cdc-full",
+        "full sync (creates the slot)",
+        "full",
+    )?;
+    let cursor =
+        b.es.ok(Method::GET, &format!("/_connector/{CONNECTOR}"), None)?["sync_cursor"].clone();
     if cursor["slot"].as_str().is_none() {
         bail!("the full sync stored no change-capture cursor: {cursor}; job {full_job}");
     }
@@ -148,7 +159,14 @@ pub fn run(mut args: AllArgs, rows: u64, own_cluster: bool) -> Result<()> {
         mib(held_before as u64)
     );
 
-    let (inc, inc_job) = sync(&mut b, &config, rows, "cdc-incremental", "incremental sync (1 % changed)", "incremental")?;
+    let (inc, inc_job) = sync(
+        &mut b,
+        &config,
+        rows,
+        "cdc-incremental",
+        "incremental sync (1 % changed)",
+        "incremental",
+    )?;
     let count = b.es.count(INDEX).unwrap_or(0);
     let ratio = full.wall_s / inc.wall_s.max(1e-9);
     let lines = [
@@ -201,7 +219,11 @@ fn mib(b: u64) -> f64 {
 }
 
 async fn lsn(c: &tokio_postgres::Client, sql: &str) -> Result<u64> {
-    let text: String = c.query_one(sql, &[]).await.context("reading an LSN")?.get(0);
+    let text: String = c
+        .query_one(sql, &[])
+        .await
+        .context("reading an LSN")?
+        .get(0);
     let (hi, lo) = text
         .split_once('/')
         .ok_or_else(|| anyhow!("not an LSN: {text}"))?;

@@ -33,9 +33,7 @@ pub fn bench(root: &Path, args: &[String]) -> Result<()> {
     }
     let exe = root.join("target").join("release").join("tributary-bench");
     match args.split_first() {
-        Some((scenario, rest))
-            if matches!(scenario.as_str(), "faults-429" | "incremental-cdc") =>
-        {
+        Some((scenario, rest)) if matches!(scenario.as_str(), "faults-429" | "incremental-cdc") => {
             crate::run(Command::new(exe).arg(scenario.as_str()).args(rest))
         }
         _ => crate::run(Command::new(exe).arg("all").args(args)),

@@ -886,7 +886,10 @@ async fn cluster_admin(c: &cluster::Cluster, db: &str) -> Client {
 fn cdc_grant(c: &cluster::Cluster, db: &str, connector: &str, max_wal: u64) -> ChangesGrant {
     let values = json!({"host": "127.0.0.1", "port": c.port, "username": "postgres",
                         "password": "", "database": db});
-    let pg = PgGrant::new(values.as_object().cloned().unwrap_or_default(), PgPolicy::default());
+    let pg = PgGrant::new(
+        values.as_object().cloned().unwrap_or_default(),
+        PgPolicy::default(),
+    );
     ChangesGrant::new(
         pg,
         connector,
@@ -956,10 +959,18 @@ async fn changes_since_the_cursor_are_read_again_until_acknowledged() {
         vec!["Int4(11)".into(), "Text(\"new\")".into()],
         vec!["Int4(12)".into(), "Text(\"n4\")".into()],
     ];
-    let mut expected_del = vec![vec!["Int4(3)".to_string()], vec!["Int4(4)".into()], vec!["Int4(13)".into()]];
+    let mut expected_del = vec![
+        vec!["Int4(3)".to_string()],
+        vec!["Int4(4)".into()],
+        vec!["Int4(13)".into()],
+    ];
     expected_del.sort();
     let check = |got: Vec<(String, Vec<Vec<String>>, Vec<Vec<String>>)>| {
-        assert_eq!(got.len(), 1, "one table changed (the other table is not the connector's): {got:?}");
+        assert_eq!(
+            got.len(),
+            1,
+            "one table changed (the other table is not the connector's): {got:?}"
+        );
         let (table, up, mut del) = got.into_iter().next().unwrap_or_default();
         del.sort();
         assert_eq!(table, "item");
@@ -1009,7 +1020,10 @@ async fn changes_since_the_cursor_are_read_again_until_acknowledged() {
     assert_ne!(r.cursor(), cursor2);
     drop(r);
     let held = changes::slot_wal_bytes(&grant).await.expect("slot status");
-    assert!(held.is_some_and(|b| b < 1 << 20), "slot holds {held:?} bytes");
+    assert!(
+        held.is_some_and(|b| b < 1 << 20),
+        "slot holds {held:?} bytes"
+    );
     assert!(changes::drop_slot(&grant).await.expect("drop"));
     assert!(!changes::drop_slot(&grant).await.expect("drop again"));
 }
@@ -1049,7 +1063,9 @@ async fn change_capture_refusals_say_what_to_do() {
         .await
         .expect_err("second reader");
     assert!(matches!(e, ChangeError::Busy { .. }), "{e}");
-    let e = Capture::start(&grant).await.expect_err("no capture while read");
+    let e = Capture::start(&grant)
+        .await
+        .expect_err("no capture while read");
     assert!(matches!(e, ChangeError::Busy { .. }), "{e}");
     drop(first);
     // A TRUNCATE asks for a full sync.
@@ -1083,12 +1099,19 @@ async fn change_capture_refusals_say_what_to_do() {
     let capture = Capture::start(&small).await.expect("capture");
     let cursor = capture.cursor("public", &tables(&["a", "b"]));
     drop(capture);
-    c.psql("shop", "INSERT INTO a SELECT g, repeat('x', 100) FROM generate_series(10, 1000) g");
+    c.psql(
+        "shop",
+        "INSERT INTO a SELECT g, repeat('x', 100) FROM generate_series(10, 1000) g",
+    );
     let e = ChangeReader::open(&small, Some(&cursor), "public", &tables(&["a", "b"]))
         .await
         .expect_err("over the bound");
     assert!(matches!(e, ChangeError::WalBound { .. }), "{e}");
-    assert!(e.to_string().contains("plugins.postgresql.max_slot_wal_bytes"), "{e}");
+    assert!(
+        e.to_string()
+            .contains("plugins.postgresql.max_slot_wal_bytes"),
+        "{e}"
+    );
     assert_eq!(changes::slot_wal_bytes(&small).await.expect("status"), None);
     // A role without REPLICATION is told what to grant.
     let mut values = grant.pg.values.as_ref().clone();
@@ -1107,12 +1130,21 @@ async fn change_capture_refusals_say_what_to_do() {
 async fn without_logical_wal_capture_names_what_the_server_needs() {
     // The machine's own server runs with the default wal_level (replica).
     let db = TestDb::new("cdc_nowal", "CREATE TABLE t (id int PRIMARY KEY)").await;
-    let grant = ChangesGrant::new(db.grant(PgPolicy::default()), "conn-3", ChangesPolicy::default());
-    let e = Capture::start(&grant).await.expect_err("no logical decoding");
+    let grant = ChangesGrant::new(
+        db.grant(PgPolicy::default()),
+        "conn-3",
+        ChangesPolicy::default(),
+    );
+    let e = Capture::start(&grant)
+        .await
+        .expect_err("no logical decoding");
     assert!(e.is_unavailable());
     let msg = e.to_string();
     assert!(msg.contains("wal_level = logical"), "{msg}");
-    assert!(msg.contains("'replica'") || msg.contains("'minimal'"), "{msg}");
+    assert!(
+        msg.contains("'replica'") || msg.contains("'minimal'"),
+        "{msg}"
+    );
     let e = ChangeReader::open(&grant, Some("{}"), "public", &tables(&["t"]))
         .await
         .expect_err("no logical decoding");

@@ -14,11 +14,11 @@ use super::job_failure::field_errors_message;
 use super::runner::is_empty_snippet;
 use super::schedule::next_run;
 use super::schema::{features_doc, register, Registration};
+use tributary_capability_postgresql::changes::{self, ChangesGrant};
 use tributary_elasticsearch::{
     Connector, ConnectorStatus, EsError, FilteringValidation, FilteringValidationError, JobType,
     TriggerMethod, Versioned,
 };
-use tributary_capability_postgresql::changes::{self, ChangesGrant};
 use tributary_runtime::LoadedPlugin;
 
 /// What the poll remembers per connector between passes.
@@ -176,9 +176,13 @@ async fn drop_change_slot(connector_id: &str, state: &mut ConnectorState) {
         return;
     };
     match changes::drop_slot(&grant).await {
-        Ok(true) => tracing::info!(connector_id, slot = %grant.slot, "the connector was deleted; dropped its replication slot"),
+        Ok(true) => {
+            tracing::info!(connector_id, slot = %grant.slot, "the connector was deleted; dropped its replication slot")
+        }
         Ok(false) => {}
-        Err(e) => tracing::warn!(connector_id, slot = %grant.slot, error = %e, "the connector was deleted; could not drop its replication slot (drop it with SELECT pg_drop_replication_slot(..))"),
+        Err(e) => {
+            tracing::warn!(connector_id, slot = %grant.slot, error = %e, "the connector was deleted; could not drop its replication slot (drop it with SELECT pg_drop_replication_slot(..))")
+        }
     }
 }
 

@@ -504,7 +504,10 @@ mod tests {
             assert_eq!(cursor_write(t, inc, true, c(), &clean), None);
         }
         // Unindexed changes are read again by the next incremental sync.
-        assert_eq!(cursor_write(Terminal::Completed, inc, true, c(), &failed), None);
+        assert_eq!(
+            cursor_write(Terminal::Completed, inc, true, c(), &failed),
+            None
+        );
         // A full sync that could not capture (or left documents out) clears the cursor.
         assert_eq!(
             cursor_write(Terminal::Completed, full, true, None, &clean),
@@ -515,6 +518,9 @@ mod tests {
             Some(Value::Null)
         );
         // Plugins without incremental syncs leave the connector's cursor alone.
-        assert_eq!(cursor_write(Terminal::Completed, full, false, None, &clean), None);
+        assert_eq!(
+            cursor_write(Terminal::Completed, full, false, None, &clean),
+            None
+        );
     }
 }

@@ -717,7 +717,10 @@ impl PgSync {
             rows: t.deletes,
             id_prefix: format!("{}_{}_{}_", s.database, s.schema, t.table),
         });
-        let keys = pk.iter().map(|c| field_name(&s.schema, &t.table, c)).collect();
+        let keys = pk
+            .iter()
+            .map(|c| field_name(&s.schema, &t.table, c))
+            .collect();
         let tv = Value::Text(t.table.clone());
         self.current = Some(self.shape(t.upserts, vec![t.table.clone()], t.table, keys, tv)?);
         Ok(true)

@@ -290,7 +290,10 @@ mod tests {
         let Line::Row(d) = parse_line("table public.t: DELETE: id[integer]:7").unwrap() else {
             panic!("not a row")
         };
-        assert_eq!((d.kind, d.old), (Kind::Delete, Some(vec![cv("id", Some("7"))])));
+        assert_eq!(
+            (d.kind, d.old),
+            (Kind::Delete, Some(vec![cv("id", Some("7"))]))
+        );
         let Line::Row(n) = parse_line("table public.t: DELETE: (no-tuple-data)").unwrap() else {
             panic!("not a row")
         };

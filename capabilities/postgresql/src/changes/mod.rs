@@ -181,14 +181,7 @@ impl From<ChangeError> for PgError {
             ChangeError::Pg(e) => e,
             e => PgError {
                 // object_not_in_prerequisite_state, as the server's own refusal.
-                sqlstate: Some(
-                    if e.is_unavailable() {
-                        "55000"
-                    } else {
-                        "55T01"
-                    }
-                    .into(),
-                ),
+                sqlstate: Some(if e.is_unavailable() { "55000" } else { "55T01" }.into()),
                 message: e.to_string(),
             },
         }

@@ -79,11 +79,12 @@ impl ChangeReader {
         };
         let (start, lsn) = Cursor::read(text, &grant.slot)?;
         slot::lock(&admin, &grant.slot).await?;
-        let st = slot::status(&admin, &grant.slot)
-            .await?
-            .ok_or_else(|| ChangeError::SlotMissing {
-                slot: grant.slot.clone(),
-            })?;
+        let st =
+            slot::status(&admin, &grant.slot)
+                .await?
+                .ok_or_else(|| ChangeError::SlotMissing {
+                    slot: grant.slot.clone(),
+                })?;
         if st.wal_status.as_deref() == Some("lost") {
             slot::drop_if_exists(&admin, &grant.slot).await?;
             return Err(ChangeError::SlotLost {
@@ -150,7 +151,12 @@ impl ChangeReader {
              'include-xids', '0')",
             grant.slot
         );
-        admin.0.client.batch_execute(&declare).await.map_err(PgError::from)?;
+        admin
+            .0
+            .client
+            .batch_execute(&declare)
+            .await
+            .map_err(PgError::from)?;
         tracing::info!(slot = %grant.slot, from = %lsn, upto = %upto, "reading changes");
         Ok(ChangeReader {
             admin,
@@ -189,7 +195,13 @@ impl ChangeReader {
             (true, Some(l)) if l > self.start_lsn => l,
             _ => self.start_lsn,
         };
-        Cursor::new(&self.grant.slot, lsn, &self.start.schema, &self.start.tables).to_json()
+        Cursor::new(
+            &self.grant.slot,
+            lsn,
+            &self.start.schema,
+            &self.start.tables,
+        )
+        .to_json()
     }
 
     /// Decodes lines until enough keys changed or the range ends.
@@ -236,7 +248,11 @@ impl ChangeReader {
                         if change.old.is_none() && change.new.is_none() {
                             return Err(ChangeError::KeyMissing {
                                 table: format!("{}.{}", self.schema, change.table),
-                                column: pk.iter().map(|k| k.name.clone()).collect::<Vec<_>>().join(", "),
+                                column: pk
+                                    .iter()
+                                    .map(|k| k.name.clone())
+                                    .collect::<Vec<_>>()
+                                    .join(", "),
                             });
                         }
                         count += set.len() - before;
@@ -296,7 +312,11 @@ impl ChangeReader {
 }
 
 /// The key of a decoded tuple, in primary-key order (text forms).
-fn key_of(tuple: &[ColumnValue], pk: &[KeyColumn], table: &str) -> Result<Vec<String>, ChangeError> {
+fn key_of(
+    tuple: &[ColumnValue],
+    pk: &[KeyColumn],
+    table: &str,
+) -> Result<Vec<String>, ChangeError> {
     pk.iter()
         .map(|k| {
             tuple
@@ -318,7 +338,10 @@ fn key_of(tuple: &[ColumnValue], pk: &[KeyColumn], table: &str) -> Result<Vec<St
 fn statements(schema: &str, table: &str, pk: &[KeyColumn]) -> (String, String) {
     let rel = format!("{}.{}", quote_ident(schema), quote_ident(table));
     let cast = |i: usize, k: &KeyColumn| format!("(k.e->>{i})::{}", k.type_sql);
-    let cols: Vec<String> = pk.iter().map(|k| format!("t.{}", quote_ident(&k.name))).collect();
+    let cols: Vec<String> = pk
+        .iter()
+        .map(|k| format!("t.{}", quote_ident(&k.name)))
+        .collect();
     let casts: Vec<String> = pk.iter().enumerate().map(|(i, k)| cast(i, k)).collect();
     let keys = "pg_catalog.json_array_elements($1::text::pg_catalog.json) AS k(e)";
     let upserts = format!(

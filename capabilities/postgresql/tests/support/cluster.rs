@@ -67,10 +67,8 @@ impl Cluster {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.subsec_nanos());
-        let root = std::env::temp_dir().join(format!(
-            "tributary-pg-{tag}-{}-{nanos}",
-            std::process::id()
-        ));
+        let root =
+            std::env::temp_dir().join(format!("tributary-pg-{tag}-{}-{nanos}", std::process::id()));
         std::fs::create_dir_all(&root).expect("create the cluster directory");
         // The server user must own it when the tests run as root.
         let _ = Command::new("chown")
@@ -79,9 +77,15 @@ impl Cluster {
             .status();
         let data = root.join("data");
         let mut init = as_server_user(&bin("initdb"));
-        init.arg("-D")
-            .arg(&data)
-            .args(["-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C", "-N"]);
+        init.arg("-D").arg(&data).args([
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--locale=C",
+            "-N",
+        ]);
         run(init, "initdb (PostgreSQL 15 must be installed)");
         let port = free_port();
         let mut opts = format!(
@@ -112,15 +116,38 @@ impl Cluster {
 
     /// A libpq-style connection string for `db`.
     pub fn conn_str(&self, db: &str) -> String {
-        format!("host=127.0.0.1 port={} user=postgres dbname={db}", self.port)
+        format!(
+            "host=127.0.0.1 port={} user=postgres dbname={db}",
+            self.port
+        )
     }
 
     /// Runs SQL through psql (for set-up outside an async runtime).
     pub fn psql(&self, db: &str, sql: &str) -> String {
         let mut c = Command::new(bin("psql"));
-        c.args(["-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1"])
-            .args(["-p", &self.port.to_string(), "-U", "postgres", "-d", db, "-c", sql]);
-        String::from_utf8_lossy(&run(c, "psql").stdout).trim().to_string()
+        c.args([
+            "-X",
+            "-q",
+            "-t",
+            "-A",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-h",
+            "127.0.0.1",
+        ])
+        .args([
+            "-p",
+            &self.port.to_string(),
+            "-U",
+            "postgres",
+            "-d",
+            db,
+            "-c",
+            sql,
+        ]);
+        String::from_utf8_lossy(&run(c, "psql").stdout)
+            .trim()
+            .to_string()
     }
 
     /// Stops the server now (also done on drop).

@@ -26,8 +26,15 @@ fn sync(work: &Workdir, config: &str, connector: &str, kind: &str, name: &str) -
     let (status, log) = work.run_to_end(
         name,
         &[
-            "sync", "--config", config, "--plugins", &plugins, "--connector-id", connector,
-            "--job-type", kind,
+            "sync",
+            "--config",
+            config,
+            "--plugins",
+            &plugins,
+            "--connector-id",
+            connector,
+            "--job-type",
+            kind,
         ],
         Duration::from_secs(240),
     );
@@ -73,7 +80,11 @@ fn assert_index_equals_tables(es: &Es, c: &Cluster, index: &str) {
         .into_iter()
         .map(|(id, d)| {
             let v = if d["table"] == "item" {
-                format!("{}/{}", d["public_item_title"].as_str().unwrap_or("?"), d["public_item_n"])
+                format!(
+                    "{}/{}",
+                    d["public_item_title"].as_str().unwrap_or("?"),
+                    d["public_item_n"]
+                )
             } else {
                 d["public_tag_v"].to_string()
             };
@@ -127,7 +138,10 @@ fn incremental_sync_applies_inserts_updates_and_deletes_and_the_cursor_survives_
     let work = Workdir::new();
     let config = connector(&work, &sim, "cdc", values(&c, "shop", "item,tag"), "");
     let c_doc = es.connector("cdc");
-    assert_eq!(c_doc["features"]["incremental_sync"]["enabled"], true, "{c_doc}");
+    assert_eq!(
+        c_doc["features"]["incremental_sync"]["enabled"], true,
+        "{c_doc}"
+    );
 
     // No cursor yet: Elastic's message, exit 1.
     let (code, log) = sync(&work, &config, "cdc", "incremental", "inc-0");
@@ -145,7 +159,12 @@ fn incremental_sync_applies_inserts_updates_and_deletes_and_the_cursor_survives_
     assert_eq!(code, 0, "{log}");
     assert_eq!(es.count("cdc-index"), 650);
     let cursor = es.connector("cdc")["sync_cursor"].clone();
-    assert!(cursor["slot"].as_str().is_some_and(|s| s.starts_with("tributary_cdc_")), "{cursor}");
+    assert!(
+        cursor["slot"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("tributary_cdc_")),
+        "{cursor}"
+    );
     assert_eq!(cursor["tables"], json!(["item", "tag"]));
 
     // Inserts, updates (one of a key), deletes, in several transactions; other tables too.
@@ -169,7 +188,10 @@ fn incremental_sync_applies_inserts_updates_and_deletes_and_the_cursor_survives_
     // the moved key, 2 tag writes: far fewer than the 650 rows a full sync sends.
     let indexed = job["indexed_document_count"].as_u64().unwrap_or(0);
     assert!((30..=40).contains(&indexed), "indexed {indexed}: {job}");
-    assert_eq!(job["deleted_document_count"], 22, "20 items, the moved key's old id, one tag: {job}");
+    assert_eq!(
+        job["deleted_document_count"], 22,
+        "20 items, the moved key's old id, one tag: {job}"
+    );
     let after = es.connector("cdc")["sync_cursor"].clone();
     assert_ne!(after["lsn"], cursor["lsn"], "the cursor moved");
 
@@ -185,9 +207,18 @@ fn incremental_sync_applies_inserts_updates_and_deletes_and_the_cursor_survives_
     es.configure("cdc", values(&c, "shop", "item"));
     let (code, log) = sync(&work, &config, "cdc", "incremental", "inc-3");
     assert_eq!(code, 1, "{log}");
-    let err = job_of(es, "cdc", "incremental")["error"].as_str().unwrap_or_default().to_string();
-    assert!(err.contains("tables changed") && err.contains("full sync"), "{err}");
-    assert_eq!(c.psql("shop", "SELECT count(*) FROM pg_replication_slots"), "0");
+    let err = job_of(es, "cdc", "incremental")["error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        err.contains("tables changed") && err.contains("full sync"),
+        "{err}"
+    );
+    assert_eq!(
+        c.psql("shop", "SELECT count(*) FROM pg_replication_slots"),
+        "0"
+    );
 }
 
 #[test]
@@ -218,32 +249,61 @@ fn a_host_killed_during_an_incremental_sync_loses_and_doubles_nothing() {
     let plugins = plugins_dir().to_string_lossy().to_string();
     let mut host = work.spawn(
         "inc-killed",
-        &["sync", "--config", &config, "--plugins", &plugins, "--connector-id", "cdck", "--job-type", "incremental"],
+        &[
+            "sync",
+            "--config",
+            &config,
+            "--plugins",
+            &plugins,
+            "--connector-id",
+            "cdck",
+            "--job-type",
+            "incremental",
+        ],
     );
-    wait_for(Duration::from_secs(120), "part of the changes to be indexed", || {
-        let d = all_docs(es, "cdck-index");
-        let n = d
-            .iter()
-            .filter(|(_, v)| v["public_item_title"].as_str().is_some_and(|t| t.starts_with("killed")))
-            .count();
-        (n >= 40).then_some(())
-    });
-    let _ = Command::new("kill").args(["-9", &host.pid().to_string()]).status();
+    wait_for(
+        Duration::from_secs(120),
+        "part of the changes to be indexed",
+        || {
+            let d = all_docs(es, "cdck-index");
+            let n = d
+                .iter()
+                .filter(|(_, v)| {
+                    v["public_item_title"]
+                        .as_str()
+                        .is_some_and(|t| t.starts_with("killed"))
+                })
+                .count();
+            (n >= 40).then_some(())
+        },
+    );
+    let _ = Command::new("kill")
+        .args(["-9", &host.pid().to_string()])
+        .status();
     host.wait_exit(Duration::from_secs(10));
     sim.set_faults(json!({}));
     let partly = all_docs(es, "cdck-index")
         .iter()
-        .filter(|(_, v)| v["public_item_title"].as_str().is_some_and(|t| t.starts_with("killed")))
+        .filter(|(_, v)| {
+            v["public_item_title"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("killed"))
+        })
         .count();
-    assert!(partly < 400, "the kill came before the end ({partly} of 400 updates written)");
+    assert!(
+        partly < 400,
+        "the kill came before the end ({partly} of 400 updates written)"
+    );
     // The killed job holds the connector lock: mark it dead (as 300 s of silence would).
     let dead = job_of(es, "cdck", "incremental");
     let dead_id = dead["id"].as_str().unwrap_or_default().to_string();
     es.ok(
         "PUT",
         &format!("/_connector/_sync_job/{dead_id}/_stats"),
-        Some(json!({"deleted_document_count": 0, "indexed_document_count": 0,
-                    "indexed_document_volume": 0, "last_seen": "2000-01-01T00:00:00Z"})),
+        Some(
+            json!({"deleted_document_count": 0, "indexed_document_count": 0,
+                    "indexed_document_volume": 0, "last_seen": "2000-01-01T00:00:00Z"}),
+        ),
     );
     // The cursor was not stored: the next sync reads the same changes again.
     let (code, log) = sync(&work, &config, "cdck", "incremental", "inc-again");
@@ -251,7 +311,10 @@ fn a_host_killed_during_an_incremental_sync_loses_and_doubles_nothing() {
     assert_index_equals_tables(es, &c, "cdck-index");
     let job = job_of(es, "cdck", "incremental");
     assert_eq!(job["status"], "completed", "{job}");
-    assert_eq!(job["indexed_document_count"], 401, "every update again, and the tag: {job}");
+    assert_eq!(
+        job["indexed_document_count"], 401,
+        "every update again, and the tag: {job}"
+    );
 }
 
 #[test]
@@ -265,7 +328,10 @@ fn without_logical_wal_incremental_syncs_say_what_the_server_needs() {
     let config = connector(&work, &sim, "nowal", db.values("items"), "");
     let (code, log) = sync(&work, &config, "nowal", "full", "full");
     assert_eq!(code, 0, "a full sync works without logical decoding\n{log}");
-    assert!(log.contains("wal_level = logical"), "the full sync warns why it does not capture\n{log}");
+    assert!(
+        log.contains("wal_level = logical"),
+        "the full sync warns why it does not capture\n{log}"
+    );
     assert_eq!(es.connector("nowal")["sync_cursor"], Value::Null);
     let (code, log) = sync(&work, &config, "nowal", "incremental", "inc");
     assert_eq!(code, 1, "{log}");
