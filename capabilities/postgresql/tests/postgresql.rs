@@ -909,8 +909,11 @@ async fn rows_of(rows: &mut PgRows) -> Vec<Vec<String>> {
     out
 }
 
+/// Rows decoded to their `Debug` texts.
+type Texts = Vec<Vec<String>>;
+
 /// Every change of one read: (table, current rows, deleted keys), in order.
-async fn read_all(r: &mut ChangeReader) -> Vec<(String, Vec<Vec<String>>, Vec<Vec<String>>)> {
+async fn read_all(r: &mut ChangeReader) -> Vec<(String, Texts, Texts)> {
     let mut out = Vec::new();
     while let Some(mut t) = r.next().await.expect("next changes") {
         let up = rows_of(&mut t.upserts).await;
@@ -965,7 +968,7 @@ async fn changes_since_the_cursor_are_read_again_until_acknowledged() {
         vec!["Int4(13)".into()],
     ];
     expected_del.sort();
-    let check = |got: Vec<(String, Vec<Vec<String>>, Vec<Vec<String>>)>| {
+    let check = |got: Vec<(String, Texts, Texts)>| {
         assert_eq!(
             got.len(),
             1,
