@@ -203,34 +203,57 @@ fn incremental_sync_applies_inserts_updates_and_deletes_and_the_cursor_survives_
     assert_index_equals_tables(es, &c, "cdc-index");
 
     // `scheduling.incremental`: the service creates and runs incremental jobs itself.
-    c.psql("shop", "UPDATE item SET n = -1 WHERE id = 7; DELETE FROM tag WHERE k = 'k3'");
+    c.psql(
+        "shop",
+        "UPDATE item SET n = -1 WHERE id = 7; DELETE FROM tag WHERE k = 'k3'",
+    );
     es.ok(
         "PUT",
         "/_connector/cdc/_scheduling",
-        Some(json!({"scheduling": {"incremental": {"enabled": true, "interval": "*/2 * * * * ?"}}})),
+        Some(
+            json!({"scheduling": {"incremental": {"enabled": true, "interval": "*/2 * * * * ?"}}}),
+        ),
     );
     let scheduled = |status: &str| -> Vec<Value> {
-        let jobs = es.ok("GET", "/_connector/_sync_job?connector_id=cdc&size=100", None);
+        let jobs = es.ok(
+            "GET",
+            "/_connector/_sync_job?connector_id=cdc&size=100",
+            None,
+        );
         let mut list = jobs["results"].as_array().cloned().unwrap_or_default();
         list.retain(|j| {
-            j["job_type"] == "incremental" && j["trigger_method"] == "scheduled" && j["status"] == status
+            j["job_type"] == "incremental"
+                && j["trigger_method"] == "scheduled"
+                && j["status"] == status
         });
         list
     };
     let mut service = work.run("scheduled", std::path::Path::new(&config));
-    wait_for(Duration::from_secs(120), "a scheduled incremental job to complete", || {
-        (!scheduled("completed").is_empty()).then_some(())
-    });
+    wait_for(
+        Duration::from_secs(120),
+        "a scheduled incremental job to complete",
+        || (!scheduled("completed").is_empty()).then_some(()),
+    );
     es.ok(
         "PUT",
         "/_connector/cdc/_scheduling",
-        Some(json!({"scheduling": {"incremental": {"enabled": false, "interval": "*/2 * * * * ?"}}})),
+        Some(
+            json!({"scheduling": {"incremental": {"enabled": false, "interval": "*/2 * * * * ?"}}}),
+        ),
     );
     service.sigterm();
-    assert!(service.wait_exit(Duration::from_secs(60)).is_some(), "{}", service.log_tail(20));
+    assert!(
+        service.wait_exit(Duration::from_secs(60)).is_some(),
+        "{}",
+        service.log_tail(20)
+    );
     let done = scheduled("completed");
     let sum = |k: &str| done.iter().map(|j| j[k].as_u64().unwrap_or(0)).sum::<u64>();
-    assert_eq!((sum("indexed_document_count"), sum("deleted_document_count")), (1, 1), "{done:?}");
+    assert_eq!(
+        (sum("indexed_document_count"), sum("deleted_document_count")),
+        (1, 1),
+        "{done:?}"
+    );
     assert_index_equals_tables(es, &c, "cdc-index");
 
     // Another table set: the slot is dropped and a full sync is asked for.
