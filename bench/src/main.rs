@@ -6,6 +6,7 @@
 //! `worker` and `es-sim` (internal: one measured path; the sink process).
 
 mod datagen;
+mod incremental;
 mod measure;
 mod mysql;
 mod mysql_bench;
@@ -102,6 +103,21 @@ enum Cmd {
         )]
         my_sizes: Vec<u64>,
     },
+    /// Named scenario (issue 14): a full sync, 1 % of the rows changed, then an
+    /// incremental sync through PostgreSQL change data capture; both wall times, the
+    /// ratio (target: ≥ 20×) and the WAL the slot held. Not part of `all`.
+    #[command(name = "incremental-cdc")]
+    IncrementalCdc {
+        #[command(flatten)]
+        all: AllArgs,
+        /// Rows of the table synced.
+        #[arg(long, default_value_t = 1_000_000)]
+        rows: u64,
+        /// Use the server of --pg-host/--pg-port (it needs wal_level=logical)
+        /// instead of starting a cluster of this run's own.
+        #[arg(long)]
+        existing_server: bool,
+    },
 }
 
 #[derive(clap::Args, Clone)]
@@ -178,6 +194,12 @@ fn main() -> Result<()> {
         Cmd::All(args) => all(args),
         Cmd::Faults429 { all, rows, rate } => faults_429(all, rows, rate),
         Cmd::Mysql { all, my, my_sizes } => mysql_bench::run(all, my, my_sizes),
+    },
+        Cmd::IncrementalCdc {
+            all,
+            rows,
+            existing_server,
+        } => incremental::run(all, rows, !existing_server),
     }
 }
 

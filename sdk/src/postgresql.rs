@@ -27,6 +27,8 @@
 //! # Ok(()) }
 //! ```
 
+pub mod changes;
+
 use std::fmt::Write as _;
 
 use tributary_codec::{Decoder, Value as PgValue};

@@ -9,6 +9,9 @@
 //! scenario instead: a clean `tributary sync` vs one with per-item 429s.
 //! `cargo xtask bench mysql` runs only the issue-12 scenario: MariaDB tables read by
 //! mysql.wasm vs natively (JSON lines, no sink).
+//! `cargo xtask bench incremental-cdc [--rows N]` runs only the issue-14 scenario: a
+//! full sync vs an incremental one after 1 % of the rows changed, on a PostgreSQL
+//! cluster of its own with `wal_level = logical`.
 
 use std::path::Path;
 use std::process::Command;
@@ -16,7 +19,7 @@ use std::process::Command;
 use anyhow::Result;
 
 /// Named scenarios run instead of `all`.
-const SCENARIOS: &[&str] = &["faults-429", "mysql"];
+const SCENARIOS: &[&str] = &["faults-429", "mysql", "incremental-cdc"];
 
 pub fn bench(root: &Path, args: &[String]) -> Result<()> {
     let no_build = args.iter().any(|a| a == "--no-build");

@@ -94,10 +94,9 @@ where
     });
 }
 
-/// Opens the connection described by the grant (after checking the policy) and
-/// sets the session up: statement timeout, standard strings, READ ONLY
-/// transaction, and a check that the search path holds no system schema.
-pub(super) async fn open(grant: &PgGrant) -> Result<Opened, PgError> {
+/// Connects to the server the grant names, after checking the operator's
+/// allowlist; nothing is run on the connection yet.
+pub(super) async fn connect_client(grant: &PgGrant) -> Result<(Client, Tls), PgError> {
     let v = &*grant.values;
     let host = required(v, "host")?;
     let port = port_value(v)?;
@@ -116,17 +115,42 @@ pub(super) async fn open(grant: &PgGrant) -> Result<Opened, PgError> {
     if let Some(pw) = v.get("password").and_then(serde_json::Value::as_str) {
         cfg.password(pw);
     }
-    let (client, tls) = if bool_value(v, "ssl_enabled") {
+    if bool_value(v, "ssl_enabled") {
         cfg.ssl_mode(tokio_postgres::config::SslMode::Require);
         let tls = tls_connector(text_value(v, "ssl_ca"))?;
         let (client, conn) = cfg.connect(tls.clone()).await.map_err(PgError::from)?;
         spawn_connection(conn);
-        (client, Tls::Rustls(tls))
+        Ok((client, Tls::Rustls(tls)))
     } else {
         let (client, conn) = cfg.connect(NoTls).await.map_err(PgError::from)?;
         spawn_connection(conn);
-        (client, Tls::None)
-    };
+        Ok((client, Tls::None))
+    }
+}
+
+/// A connection for the host's own statements (change data capture): the
+/// statement timeout and standard strings, no READ ONLY transaction (creating,
+/// advancing and dropping a replication slot write), and a search path of
+/// `pg_catalog` only, so every name the host writes resolves to the built-in.
+/// Plugins never send SQL on it.
+pub(super) async fn open_admin(grant: &PgGrant) -> Result<(Client, CancelToken, Tls), PgError> {
+    let (client, tls) = connect_client(grant).await?;
+    let timeout = grant.policy.statement_timeout_ms();
+    client
+        .batch_execute(&format!(
+            "SET statement_timeout = {timeout}; SET standard_conforming_strings = on; \
+             SET search_path = pg_catalog, pg_temp"
+        ))
+        .await?;
+    let cancel = client.cancel_token();
+    Ok((client, cancel, tls))
+}
+
+/// Opens the connection described by the grant (after checking the policy) and
+/// sets the session up: statement timeout, standard strings, READ ONLY
+/// transaction, and a check that the search path holds no system schema.
+pub(super) async fn open(grant: &PgGrant) -> Result<Opened, PgError> {
+    let (client, tls) = connect_client(grant).await?;
     let timeout = grant.policy.statement_timeout_ms();
     // Set by the host before the plugin can send anything. Plugin SQL can only be
     // one allow-listed SELECT, so none of this can be changed afterwards.

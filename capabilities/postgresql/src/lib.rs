@@ -12,12 +12,16 @@
 //! - `rows`: streaming through `DECLARE … NO SCROLL CURSOR` / `FETCH n`, so memory
 //!   stays flat whatever the table size; rows are read in PostgreSQL's binary
 //!   format (`wire`) and packed into one `tributary-codec` buffer per batch.
+//! - [`changes`]: change data capture for incremental syncs: one logical
+//!   replication slot per connector (`test_decoding`, read with peek and advanced
+//!   only to a cursor Elasticsearch accepted); see the module for the design.
 //!
 //! No backend outlives its job: when the host gives up on a call, or a
 //! connection is dropped while a statement runs, the statement is cancelled on the
 //! server (the client's cancel token), and PostgreSQL 14+ also stops a statement
 //! whose client went away.
 
+pub mod changes;
 mod connect;
 pub mod policy;
 mod rows;

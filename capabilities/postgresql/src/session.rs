@@ -38,7 +38,7 @@ impl SessionSlots {
         self.0.open.load(Ordering::SeqCst)
     }
 
-    fn take(&self) -> Result<Slot, PgError> {
+    pub(crate) fn take(&self) -> Result<Slot, PgError> {
         let max = self.0.max;
         let taken = self
             .0
@@ -75,7 +75,7 @@ impl SessionSlots {
 
 /// One taken slot, given back when the connection is gone.
 #[derive(Debug)]
-struct Slot(SessionSlots);
+pub(crate) struct Slot(SessionSlots);
 
 impl Drop for Slot {
     fn drop(&mut self) {
@@ -165,6 +165,31 @@ impl PgSession {
             info: opened.info,
             next_cursor: 0,
         })
+    }
+
+    /// A connection for the host's own statements (change data capture), counted
+    /// in the job's session cap and cancelled with the job's other statements.
+    pub(crate) async fn connect_admin(grant: &PgGrant) -> Result<Arc<Handle>, PgError> {
+        let slot = grant.slots.take()?;
+        let (client, cancel, tls) = connect::open_admin(grant).await?;
+        let conn = Arc::new(Handle(Arc::new(Conn {
+            client,
+            cancel,
+            tls,
+            busy: AtomicUsize::new(0),
+            _slot: slot,
+        })));
+        grant.slots.register(&conn);
+        Ok(conn)
+    }
+
+    /// Streams a statement the host wrote (never plugin SQL), with parameters.
+    pub(crate) async fn host_rows(
+        &mut self,
+        text: &str,
+        params: Vec<Param>,
+    ) -> Result<PgRows, PgError> {
+        self.run(text, params).await
     }
 
     /// What the host read when it opened the session.

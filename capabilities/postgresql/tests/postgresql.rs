@@ -865,3 +865,293 @@ async fn hostile_sql_is_refused_over_a_superuser_session() {
         1
     );
 }
+
+// ------------------------------------------------------------------ change data capture
+
+#[path = "support/cluster.rs"]
+mod cluster;
+
+use tributary_capability_postgresql::changes::{
+    self, Capture, ChangeError, ChangeReader, ChangesGrant, ChangesPolicy,
+};
+
+async fn cluster_admin(c: &cluster::Cluster, db: &str) -> Client {
+    let (client, conn) = tokio_postgres::connect(&c.conn_str(db), NoTls)
+        .await
+        .unwrap_or_else(|e| panic!("the test's cluster on port {} must answer: {e}", c.port));
+    tokio::spawn(conn);
+    client
+}
+
+fn cdc_grant(c: &cluster::Cluster, db: &str, connector: &str, max_wal: u64) -> ChangesGrant {
+    let values = json!({"host": "127.0.0.1", "port": c.port, "username": "postgres",
+                        "password": "", "database": db});
+    let pg = PgGrant::new(
+        values.as_object().cloned().unwrap_or_default(),
+        PgPolicy::default(),
+    );
+    ChangesGrant::new(
+        pg,
+        connector,
+        ChangesPolicy {
+            max_slot_wal_bytes: max_wal,
+        },
+    )
+}
+
+async fn rows_of(rows: &mut PgRows) -> Vec<Vec<String>> {
+    let mut out = Vec::new();
+    while let Some((_, bytes)) = rows.next(1000).await.expect("rows") {
+        for r in Decoder::decode_all(&bytes).expect("decodes") {
+            out.push(r.iter().map(|v| format!("{v:?}")).collect());
+        }
+    }
+    out
+}
+
+/// Rows decoded to their `Debug` texts.
+type Texts = Vec<Vec<String>>;
+
+/// Every change of one read: (table, current rows, deleted keys), in order.
+async fn read_all(r: &mut ChangeReader) -> Vec<(String, Texts, Texts)> {
+    let mut out = Vec::new();
+    while let Some(mut t) = r.next().await.expect("next changes") {
+        let up = rows_of(&mut t.upserts).await;
+        let del = rows_of(&mut t.deletes).await;
+        out.push((t.table, up, del));
+    }
+    out
+}
+
+fn tables(names: &[&str]) -> Vec<String> {
+    names.iter().map(|s| s.to_string()).collect()
+}
+
+#[tokio::test]
+async fn changes_since_the_cursor_are_read_again_until_acknowledged() {
+    let c = cluster::Cluster::start("cdc-basic", &[]);
+    c.psql("postgres", "CREATE DATABASE shop");
+    c.psql(
+        "shop",
+        "CREATE TABLE item (id int PRIMARY KEY, name text); \
+         CREATE TABLE other (id int PRIMARY KEY); \
+         INSERT INTO item SELECT g, 'n' || g FROM generate_series(1, 10) g",
+    );
+    let grant = cdc_grant(&c, "shop", "conn-1", 0);
+    let capture = Capture::start(&grant).await.expect("capture starts");
+    let mut session = capture.session().await.expect("snapshot session");
+    let cursor0 = capture.cursor("public", &tables(&["item"]));
+    // Committed after the slot exists: the full sync may or may not see it, the slot does.
+    let db = cluster_admin(&c, "shop").await;
+    db.batch_execute(
+        "INSERT INTO item VALUES (11, 'new'); UPDATE item SET name = 'renamed' WHERE id = 2; \
+         DELETE FROM item WHERE id = 3; UPDATE item SET id = 12 WHERE id = 4; \
+         INSERT INTO other VALUES (1); INSERT INTO item VALUES (13, 'gone'); DELETE FROM item WHERE id = 13",
+    )
+    .await
+    .expect("changes");
+    let full = all_rows(&mut session, "SELECT count(*) FROM item", vec![])
+        .await
+        .expect("count");
+    assert_eq!(full.len(), 1);
+    drop(session);
+    drop(capture);
+
+    let expected_up = vec![
+        vec!["Int4(2)".to_string(), "Text(\"renamed\")".into()],
+        vec!["Int4(11)".into(), "Text(\"new\")".into()],
+        vec!["Int4(12)".into(), "Text(\"n4\")".into()],
+    ];
+    let mut expected_del = vec![
+        vec!["Int4(3)".to_string()],
+        vec!["Int4(4)".into()],
+        vec!["Int4(13)".into()],
+    ];
+    expected_del.sort();
+    let check = |got: Vec<(String, Texts, Texts)>| {
+        assert_eq!(
+            got.len(),
+            1,
+            "one table changed (the other table is not the connector's): {got:?}"
+        );
+        let (table, up, mut del) = got.into_iter().next().unwrap_or_default();
+        del.sort();
+        assert_eq!(table, "item");
+        assert_eq!(up, expected_up);
+        assert_eq!(del, expected_del);
+    };
+    // Read twice from the same cursor (a crash before Elasticsearch stored the
+    // next one): the same changes, nothing consumed.
+    for _ in 0..2 {
+        let mut r = ChangeReader::open(&grant, Some(&cursor0), "public", &tables(&["item"]))
+            .await
+            .expect("reader");
+        check(read_all(&mut r).await);
+        let next: changes::Cursor = serde_json::from_str(&r.cursor()).expect("cursor json");
+        let first: changes::Cursor = serde_json::from_str(&cursor0).expect("cursor json");
+        assert!(
+            changes::Lsn::parse(&next.lsn) > changes::Lsn::parse(&first.lsn),
+            "the cursor moves once everything was read: {} → {}",
+            first.lsn,
+            next.lsn
+        );
+    }
+    let mut r = ChangeReader::open(&grant, Some(&cursor0), "public", &tables(&["item"]))
+        .await
+        .expect("reader");
+    check(read_all(&mut r).await);
+    let cursor1 = r.cursor();
+    drop(r);
+    // Acknowledged when the next sync starts from cursor1: nothing left.
+    let mut r = ChangeReader::open(&grant, Some(&cursor1), "public", &tables(&["item"]))
+        .await
+        .expect("reader");
+    assert!(read_all(&mut r).await.is_empty());
+    let cursor2 = r.cursor();
+    drop(r);
+    // The old cursor is behind the slot now: it cannot be trusted.
+    let err = ChangeReader::open(&grant, Some(&cursor0), "public", &tables(&["item"]))
+        .await
+        .expect_err("an acknowledged cursor is refused");
+    assert!(matches!(err, ChangeError::SlotPassed { .. }), "{err}");
+    assert!(err.to_string().contains("perform a full sync"), "{err}");
+    // Idle tables still move the cursor (the host's marker), so the slot holds little WAL.
+    let mut r = ChangeReader::open(&grant, Some(&cursor2), "public", &tables(&["item"]))
+        .await
+        .expect("reader");
+    assert!(read_all(&mut r).await.is_empty());
+    assert_ne!(r.cursor(), cursor2);
+    drop(r);
+    let held = changes::slot_wal_bytes(&grant).await.expect("slot status");
+    assert!(
+        held.is_some_and(|b| b < 1 << 20),
+        "slot holds {held:?} bytes"
+    );
+    assert!(changes::drop_slot(&grant).await.expect("drop"));
+    assert!(!changes::drop_slot(&grant).await.expect("drop again"));
+}
+
+#[tokio::test]
+async fn change_capture_refusals_say_what_to_do() {
+    let c = cluster::Cluster::start("cdc-refusals", &[]);
+    c.psql("postgres", "CREATE DATABASE shop");
+    c.psql(
+        "shop",
+        "CREATE TABLE a (id int PRIMARY KEY, v text); CREATE TABLE b (k text PRIMARY KEY); \
+         CREATE ROLE plain LOGIN; GRANT SELECT ON a, b TO plain",
+    );
+    let grant = cdc_grant(&c, "shop", "conn-2", 0);
+    // No cursor yet: Elastic's wording.
+    let e = ChangeReader::open(&grant, None, "public", &tables(&["a"]))
+        .await
+        .expect_err("no cursor");
+    assert_eq!(
+        e.to_string(),
+        "Unable to start incremental sync. Please perform a full sync to re-enable incremental syncs."
+    );
+    let capture = Capture::start(&grant).await.expect("capture");
+    let cursor = capture.cursor("public", &tables(&["a", "b"]));
+    drop(capture);
+    // Another connector's cursor is not this connector's.
+    let other = cdc_grant(&c, "shop", "conn-other", 0);
+    let e = ChangeReader::open(&other, Some(&cursor), "public", &tables(&["a", "b"]))
+        .await
+        .expect_err("foreign cursor");
+    assert!(matches!(e, ChangeError::InvalidCursor(_)), "{e}");
+    // Two readers of one slot: the second is refused while the first holds it.
+    let first = ChangeReader::open(&grant, Some(&cursor), "public", &tables(&["b", "a"]))
+        .await
+        .expect("first reader");
+    let e = ChangeReader::open(&grant, Some(&cursor), "public", &tables(&["a", "b"]))
+        .await
+        .expect_err("second reader");
+    assert!(matches!(e, ChangeError::Busy { .. }), "{e}");
+    let e = Capture::start(&grant)
+        .await
+        .expect_err("no capture while read");
+    assert!(matches!(e, ChangeError::Busy { .. }), "{e}");
+    drop(first);
+    // A TRUNCATE asks for a full sync.
+    c.psql("shop", "INSERT INTO a VALUES (1, 'x'); TRUNCATE b");
+    let mut r = ChangeReader::open(&grant, Some(&cursor), "public", &tables(&["a", "b"]))
+        .await
+        .expect("reader");
+    let mut e = None;
+    while e.is_none() {
+        match r.next().await {
+            Ok(Some(_)) => {}
+            Ok(None) => break,
+            Err(x) => e = Some(x),
+        }
+    }
+    let e = e.expect("the truncate is reported");
+    assert!(matches!(e, ChangeError::Truncated { .. }), "{e}");
+    assert!(e.to_string().contains("public.b"), "{e}");
+    drop(r);
+    // Other tables than the cursor's: the slot is dropped, a full sync is needed.
+    let e = ChangeReader::open(&grant, Some(&cursor), "public", &tables(&["a"]))
+        .await
+        .expect_err("tables changed");
+    assert!(matches!(e, ChangeError::TablesChanged { .. }), "{e}");
+    let e = ChangeReader::open(&grant, Some(&cursor), "public", &tables(&["a", "b"]))
+        .await
+        .expect_err("slot gone");
+    assert!(matches!(e, ChangeError::SlotMissing { .. }), "{e}");
+    // A slot over the operator's WAL bound is dropped, not kept filling the disk.
+    let small = cdc_grant(&c, "shop", "conn-2", 1);
+    let capture = Capture::start(&small).await.expect("capture");
+    let cursor = capture.cursor("public", &tables(&["a", "b"]));
+    drop(capture);
+    c.psql(
+        "shop",
+        "INSERT INTO a SELECT g, repeat('x', 100) FROM generate_series(10, 1000) g",
+    );
+    let e = ChangeReader::open(&small, Some(&cursor), "public", &tables(&["a", "b"]))
+        .await
+        .expect_err("over the bound");
+    assert!(matches!(e, ChangeError::WalBound { .. }), "{e}");
+    assert!(
+        e.to_string()
+            .contains("plugins.postgresql.max_slot_wal_bytes"),
+        "{e}"
+    );
+    assert_eq!(changes::slot_wal_bytes(&small).await.expect("status"), None);
+    // A role without REPLICATION is told what to grant.
+    let mut values = grant.pg.values.as_ref().clone();
+    values.insert("username".into(), json!("plain"));
+    let plain = ChangesGrant::new(
+        PgGrant::new(values, PgPolicy::default()),
+        "conn-2",
+        ChangesPolicy::default(),
+    );
+    let e = Capture::start(&plain).await.expect_err("no privilege");
+    assert!(e.is_unavailable());
+    assert!(e.to_string().contains("REPLICATION"), "{e}");
+}
+
+#[tokio::test]
+async fn without_logical_wal_capture_names_what_the_server_needs() {
+    // The machine's own server runs with the default wal_level (replica).
+    let db = TestDb::new("cdc_nowal", "CREATE TABLE t (id int PRIMARY KEY)").await;
+    let grant = ChangesGrant::new(
+        db.grant(PgPolicy::default()),
+        "conn-3",
+        ChangesPolicy::default(),
+    );
+    let e = Capture::start(&grant)
+        .await
+        .expect_err("no logical decoding");
+    assert!(e.is_unavailable());
+    let msg = e.to_string();
+    assert!(msg.contains("wal_level = logical"), "{msg}");
+    assert!(
+        msg.contains("'replica'") || msg.contains("'minimal'"),
+        "{msg}"
+    );
+    let e = ChangeReader::open(&grant, Some("{}"), "public", &tables(&["t"]))
+        .await
+        .expect_err("no logical decoding");
+    assert!(e.to_string().contains("wal_level = logical"), "{e}");
+    let as_pg: PgError = e.into();
+    assert_eq!(as_pg.sqlstate.as_deref(), Some("55000"));
+}

@@ -150,6 +150,7 @@ impl LoadedPlugin {
             postgresql: self
                 .imports_capability("postgresql")
                 .then(|| runtime.postgresql_grant(values)),
+            postgresql_changes: None,
             filesystem: self
                 .imports_capability("filesystem")
                 .then(|| runtime.filesystem.grant(values)),

@@ -68,6 +68,7 @@ const PROVIDED_CAPABILITIES: &[&str] = &[
     "logging",
     "types",
     "postgresql",
+    "postgresql-changes",
     "mysql",
     "redis",
     "filesystem",

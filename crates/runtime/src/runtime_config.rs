@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 use tributary_capability_filesystem::FsPolicy;
 use tributary_capability_http::HttpPolicy;
 use tributary_capability_mysql::{MysqlGrant, MysqlPolicy};
+use tributary_capability_postgresql::changes::ChangesPolicy;
 use tributary_capability_postgresql::{PgGrant, PgPolicy};
 use tributary_capability_redis::{RedisGrant, RedisPolicy};
 
@@ -36,6 +37,8 @@ pub struct RuntimeConfig {
     pub max_empty_batches: u64,
     /// Operator policy applied to every PostgreSQL grant.
     pub postgresql: PgPolicy,
+    /// Operator policy of PostgreSQL change data capture (the slot's WAL bound).
+    pub postgresql_changes: ChangesPolicy,
     /// Operator grant of the filesystem capability (off unless roots are listed).
     pub filesystem: FsPolicy,
     /// Operator grant of the outbound HTTP capability (off unless origins are listed).
@@ -57,6 +60,7 @@ impl Default for RuntimeConfig {
             max_wasm_stack: 1 << 20,
             max_empty_batches: 200,
             postgresql: PgPolicy::default(),
+            postgresql_changes: ChangesPolicy::default(),
             filesystem: FsPolicy::default(),
             http: Default::default(),
             mysql: MysqlPolicy::default(),
@@ -104,6 +108,10 @@ impl RuntimeConfig {
                 "postgresql: any host".into()
             }
             "postgresql" => format!("postgresql: {}", self.postgresql.allowed_hosts.join(",")),
+            "postgresql-changes" => format!(
+                "postgresql-changes: with postgresql (slot WAL bound {} bytes)",
+                self.postgresql_changes.max_slot_wal_bytes()
+            ),
             "filesystem" if self.filesystem.is_granted() => format!(
                 "filesystem: {}",
                 self.filesystem

@@ -626,6 +626,7 @@ pub fn runtime_config(config: &Config) -> RuntimeConfig {
         .postgresql
         .effective_statement_timeout_ms(p.wall_timeout_secs);
     rc.postgresql.max_sessions = usize::try_from(p.postgresql.max_sessions).unwrap_or(usize::MAX);
+    rc.postgresql_changes.max_slot_wal_bytes = p.postgresql.max_slot_wal_bytes;
     rc.filesystem.roots = p.filesystem.roots.clone();
     // Origins were parsed when config.yml was read; an entry cannot fail here.
     rc.http = std::sync::Arc::new(tributary_capability_http::HttpPolicy {

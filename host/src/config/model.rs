@@ -402,6 +402,10 @@ pub struct PostgresqlPolicy {
     pub statement_timeout_ms: Option<u64>,
     /// `max_sessions`, default 4: PostgreSQL sessions one job may hold at once.
     pub max_sessions: u64,
+    /// `max_slot_wal_bytes`, default 1 GiB: WAL a connector's replication slot
+    /// (change data capture) may hold when a sync starts; above it the slot is
+    /// dropped and the connector asks for a full sync instead of filling the disk.
+    pub max_slot_wal_bytes: u64,
 }
 
 impl PostgresqlPolicy {
@@ -418,6 +422,7 @@ impl Default for PostgresqlPolicy {
             allowed_hosts: Vec::new(),
             statement_timeout_ms: None,
             max_sessions: 4,
+            max_slot_wal_bytes: 1 << 30,
         }
     }
 }

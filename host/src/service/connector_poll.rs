@@ -14,6 +14,7 @@ use super::job_failure::field_errors_message;
 use super::runner::is_empty_snippet;
 use super::schedule::next_run;
 use super::schema::{features_doc, register, Registration};
+use tributary_capability_postgresql::changes::{self, ChangesGrant};
 use tributary_elasticsearch::{
     Connector, ConnectorStatus, EsError, FilteringValidation, FilteringValidationError, JobType,
     TriggerMethod, Versioned,
@@ -27,6 +28,10 @@ pub struct ConnectorState {
     /// The previous wake-up, per job type: schedules due since then fire now.
     last_wakeup: HashMap<&'static str, DateTime<Utc>>,
     missing_logged: bool,
+    /// The connector's change-capture grant as last seen (its plugin imports
+    /// `postgresql-changes`): what drops its replication slot once the connector
+    /// is deleted, when its configuration may be gone.
+    changes: Option<ChangesGrant>,
 }
 
 impl ConnectorState {
@@ -37,6 +42,7 @@ impl ConnectorState {
                 .into_iter()
                 .collect(),
             missing_logged: false,
+            changes: None,
         }
     }
 }
@@ -48,6 +54,7 @@ pub async fn poll(
     state: &mut ConnectorState,
 ) -> Result<(), EsError> {
     let Some(mut connector) = ctx.client.get_connector_doc(connector_id).await? else {
+        drop_change_slot(connector_id, state).await;
         if !state.missing_logged {
             tracing::warn!(
                 connector_id,
@@ -59,6 +66,7 @@ pub async fn poll(
     };
     state.missing_logged = false;
     if connector.doc.deleted {
+        drop_change_slot(connector_id, state).await;
         return Ok(());
     }
     let configured_type = ctx
@@ -115,7 +123,11 @@ pub async fn poll(
     let schema = plugin.configuration_schema();
     let stored = connector.doc.configuration_map();
     let values = effective_values(&stored, &schema);
-    let grants = ctx.grants(&plugin, &stored, &values);
+    let grants = ctx.grants(&plugin, connector_id, &stored, &values);
+    state.changes = grants
+        .postgresql_changes
+        .clone()
+        .filter(|_| plugin.imports_capability("postgresql-changes"));
     let missing = missing_fields(&stored, &schema);
     let check = if !missing.is_empty() {
         Err(format!(
@@ -155,6 +167,23 @@ pub async fn poll(
 
     validate_draft_rules(ctx, &connector, &plugin, &values, &grants).await?;
     schedule(ctx, connector_id, &plugin, state).await
+}
+
+/// A deleted connector's replication slot would hold WAL forever: drop it (once)
+/// with the configuration last seen.
+async fn drop_change_slot(connector_id: &str, state: &mut ConnectorState) {
+    let Some(grant) = state.changes.take() else {
+        return;
+    };
+    match changes::drop_slot(&grant).await {
+        Ok(true) => {
+            tracing::info!(connector_id, slot = %grant.slot, "the connector was deleted; dropped its replication slot")
+        }
+        Ok(false) => {}
+        Err(e) => {
+            tracing::warn!(connector_id, slot = %grant.slot, error = %e, "the connector was deleted; could not drop its replication slot (drop it with SELECT pg_drop_replication_slot(..))")
+        }
+    }
 }
 
 /// Schema registration and upgrade, features, service type (`docs/elastic/connector-document.md#schema-registration`).

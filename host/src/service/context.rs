@@ -101,18 +101,22 @@ impl ServiceContext {
 
     /// What a plugin may reach for a connector whose stored configuration is
     /// `stored` and effective values `values`: the capabilities it imports, and the
-    /// secrets (sensitive fields, capability credentials) it must not see.
+    /// secrets (sensitive fields, capability credentials) it must not see;
+    /// change data capture on the connector's own replication slot.
     pub fn grants(
         &self,
         plugin: &LoadedPlugin,
+        connector_id: &str,
         stored: &Map<String, Value>,
         values: &Map<String, Value>,
     ) -> Grants {
-        plugin.grants(
-            &self.runtime,
-            values,
-            &super::config_values::sensitive_keys(stored),
-        )
+        plugin
+            .grants(
+                &self.runtime,
+                values,
+                &super::config_values::sensitive_keys(stored),
+            )
+            .for_connector(connector_id, &self.runtime.postgresql_changes)
     }
 
     /// The client for a connector's data writes: its own `api_key` from config.yml

@@ -68,15 +68,22 @@ pub async fn run_claimed_job(
 
     let (status, error, stats, cursor, failures) = match outcome {
         Ok(e) => {
-            let (status, error, cursor) = match e.result {
-                SyncResult::Ok => (Terminal::Completed, None, e.cursor),
+            let (status, error) = match e.result {
+                SyncResult::Ok => (Terminal::Completed, None),
                 SyncResult::Canceled => match control.reason() {
-                    Some(StopReason::Shutdown) => (Terminal::Suspended, None, None),
-                    Some(StopReason::Lost(why)) => (Terminal::Error, Some(why), None),
-                    _ => (Terminal::Canceled, None, None),
+                    Some(StopReason::Shutdown) => (Terminal::Suspended, None),
+                    Some(StopReason::Lost(why)) => (Terminal::Error, Some(why)),
+                    _ => (Terminal::Canceled, None),
                 },
-                SyncResult::Failed(reason) => (Terminal::Error, Some(reason), None),
+                SyncResult::Failed(reason) => (Terminal::Error, Some(reason)),
             };
+            let cursor = cursor_write(
+                status,
+                job.doc.job_type,
+                e.supports_incremental,
+                e.cursor,
+                &e.failures,
+            );
             (status, error, e.stats, cursor, e.failures)
         }
         Err(failure) => (
@@ -155,6 +162,32 @@ struct Executed {
     stats: SyncStats,
     cursor: Option<String>,
     failures: Failures,
+    /// The plugin declares incremental syncs (its cursor matters).
+    supports_incremental: bool,
+}
+
+/// What the connector's `sync_cursor` becomes when a content job ends: `None`
+/// keeps it. Stored only when the job completed (Elastic: "only content jobs that
+/// completed"), and — Tributary's rule — not when documents were left unindexed:
+/// an incremental sync's changes are then read again by the next one, and a full
+/// sync of an incremental plugin clears the cursor (its old slot position no
+/// longer matches the index), so the next incremental sync asks for a full one.
+fn cursor_write(
+    status: Terminal,
+    job_type: JobType,
+    supports_incremental: bool,
+    cursor: Option<String>,
+    failures: &Failures,
+) -> Option<Value> {
+    if status != Terminal::Completed {
+        return None;
+    }
+    let parsed = cursor.and_then(|c| serde_json::from_str::<Value>(&c).ok());
+    match (failures.count == 0, job_type, parsed) {
+        (true, _, Some(c)) => Some(c),
+        (_, JobType::Full, _) if supports_incremental => Some(Value::Null),
+        _ => None,
+    }
 }
 
 /// Everything between claim and end; `Err` is a failure before the sync started.
@@ -197,7 +230,7 @@ async fn execute(
         return Err(JobFailure::MissingFields(missing));
     }
     let values = effective_values(&stored, &schema);
-    let grants = ctx.grants(&plugin, &stored, &values);
+    let grants = ctx.grants(&plugin, &snapshot.id, &stored, &values);
     let errors = plugin.validate_config(&values, &grants).await?;
     if !errors.is_empty() {
         return Err(JobFailure::InvalidConfiguration(errors));
@@ -209,7 +242,12 @@ async fn execute(
     let request = SyncRequest {
         kind: spec.job_type,
         cursor: match spec.job_type {
-            JobType::Incremental => snapshot.sync_cursor.as_ref().map(Value::to_string),
+            // A cleared cursor (null) is no cursor.
+            JobType::Incremental => snapshot
+                .sync_cursor
+                .as_ref()
+                .filter(|c| !c.is_null())
+                .map(Value::to_string),
             _ => None,
         },
         advanced_rules,
@@ -223,6 +261,7 @@ async fn execute(
         stats: outcome.stats,
         cursor: outcome.cursor,
         failures: outcome.failures,
+        supports_incremental: plugin.metadata.features.incremental_sync,
     })
 }
 
@@ -389,7 +428,7 @@ async fn finish(
     error: Option<&str>,
     counters: &Counters,
     failures: &Failures,
-    cursor: Option<String>,
+    cursor: Option<Value>,
 ) -> bool {
     let now = Utc::now();
     let job_doc = state_writes::job_terminated(status, error, counters, failures, now);
@@ -415,8 +454,7 @@ async fn finish(
         }
         return true;
     }
-    let cursor: Option<Value> = cursor.and_then(|c| serde_json::from_str(&c).ok());
-    if status == Terminal::Completed && cursor.is_some() {
+    if cursor.as_ref().is_some_and(|c| !c.is_null()) {
         // `_update` deep-merges objects: clear the old cursor so the new one replaces it.
         let clear = serde_json::json!({"sync_cursor": null});
         if let Err(e) = ctx
@@ -442,4 +480,47 @@ async fn finish(
 /// 404 on a document write (`document_missing_exception`, or the index is gone).
 fn is_document_missing(e: &EsError) -> bool {
     e.is_not_found()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursor_stored_only_after_a_clean_completion() {
+        let clean = Failures::default();
+        let failed = Failures {
+            count: 2,
+            first: vec![],
+        };
+        let c = || Some(r#"{"lsn":"0/1"}"#.to_string());
+        let inc = JobType::Incremental;
+        let full = JobType::Full;
+        assert_eq!(
+            cursor_write(Terminal::Completed, inc, true, c(), &clean),
+            Some(serde_json::json!({"lsn": "0/1"}))
+        );
+        for t in [Terminal::Error, Terminal::Canceled, Terminal::Suspended] {
+            assert_eq!(cursor_write(t, inc, true, c(), &clean), None);
+        }
+        // Unindexed changes are read again by the next incremental sync.
+        assert_eq!(
+            cursor_write(Terminal::Completed, inc, true, c(), &failed),
+            None
+        );
+        // A full sync that could not capture (or left documents out) clears the cursor.
+        assert_eq!(
+            cursor_write(Terminal::Completed, full, true, None, &clean),
+            Some(Value::Null)
+        );
+        assert_eq!(
+            cursor_write(Terminal::Completed, full, true, c(), &failed),
+            Some(Value::Null)
+        );
+        // Plugins without incremental syncs leave the connector's cursor alone.
+        assert_eq!(
+            cursor_write(Terminal::Completed, full, false, None, &clean),
+            None
+        );
+    }
 }

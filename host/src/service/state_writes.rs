@@ -111,6 +111,7 @@ pub fn connector_sync_done(
         "last_indexed_document_count": c.indexed_document_count,
         "last_deleted_document_count": c.deleted_document_count,
     });
+    // The runner decides (only completed jobs; null clears).
     if let (Terminal::Completed, Some(cursor)) = (status, cursor) {
         doc["sync_cursor"] = cursor.clone();
     }

@@ -9,15 +9,26 @@
 //! Differences from Elastic, on purpose (see README.md): values are lossless; a
 //! configured table that does not exist, a table without primary key, or an advanced
 //! rule whose id columns are missing fails the sync instead of being skipped.
+//!
+//! Incremental syncs (Elastic's PostgreSQL connector has none) read the changes
+//! since the previous sync through the host's change data capture
+//! (`postgresql-changes`, logical decoding): a full sync starts the connector's
+//! replication slot and reads its tables in a snapshot taken after it; an
+//! incremental sync indexes the current row of every key that changed and
+//! deletes the documents of keys whose row is gone, with the ids and fields a full
+//! sync gives them. The server needs `wal_level = logical` and a role with
+//! `REPLICATION`; without them full syncs work as before and incremental syncs end
+//! with a message saying what the server needs.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::fmt::Write as _;
 
 use serde_json::Value as Json;
+use tributary_sdk::postgresql::changes::{self, Capture, Changes};
 use tributary_sdk::postgresql::{self, Pg, Rows, Session};
 use tributary_sdk::{
-    Batch, BatchBuilder, Config, DocumentStream, Error, Features, Field, FieldError, Metadata,
-    Schema, Source, SyncRequest, Value,
+    Batch, BatchBuilder, Config, Document, DocumentStream, Error, Features, Field, FieldError,
+    JobKind, Metadata, Operation, Schema, Source, SyncRequest, Value,
 };
 
 /// The plugin.
@@ -108,7 +119,7 @@ impl Source for PostgreSql {
 
     fn metadata() -> Metadata {
         Metadata::new("postgresql", "PostgreSQL", env!("CARGO_PKG_VERSION")).features(Features {
-            incremental_sync: false,
+            incremental_sync: true,
             basic_rules: true,
             advanced_rules: true,
             document_level_security: false,
@@ -188,8 +199,60 @@ impl Source for PostgreSql {
             Some(r) => parse_rules(r).map_err(|e| Error::config(e.join("; ")))?,
             None => Vec::new(),
         };
-        let session = postgresql::connect().map_err(|e| connection_error(config, e))?;
-        PgSync::plan(session, settings, rules, request.batch_size)
+        match request.kind {
+            JobKind::Full if rules.is_empty() => {
+                // Capture first: the session that reads the tables must start after the slot.
+                let capture = match changes::start_capture() {
+                    Ok(c) => Some(c),
+                    Err(e) => {
+                        tributary_sdk::log::warn(&format!(
+                            "this full sync does not capture changes, so incremental syncs will need another full sync: {}",
+                            e.message
+                        ));
+                        None
+                    }
+                };
+                let session = match &capture {
+                    Some(c) => c.session(),
+                    None => postgresql::connect(),
+                }
+                .map_err(|e| connection_error(config, e))?;
+                let mut sync = PgSync::plan(session, settings, rules, request.batch_size)?;
+                sync.capture = capture;
+                Ok(sync)
+            }
+            JobKind::Full => {
+                let session = postgresql::connect().map_err(|e| connection_error(config, e))?;
+                PgSync::plan(session, settings, rules, request.batch_size)
+            }
+            JobKind::Incremental => {
+                if !rules.is_empty() {
+                    return Err(Error::unsupported(
+                        "incremental syncs read the changes of whole tables; with advanced sync rules, run full syncs",
+                    ));
+                }
+                let session = postgresql::connect().map_err(|e| connection_error(config, e))?;
+                let mut sync = PgSync::plan(session, settings, rules, request.batch_size)?;
+                let cursor = request.cursor.as_ref().map(|c| c.to_string());
+                let tables = sync.tables();
+                let changes =
+                    changes::read_changes(cursor.as_deref(), &sync.settings.schema, &tables)
+                        .map_err(|e| Error::source(e.message))?;
+                sync.incremental = Some(Incremental {
+                    changes,
+                    pk: sync
+                        .work
+                        .drain(..)
+                        .filter_map(|w| match w {
+                            Work::Table { name, pk } => Some((name, pk)),
+                            Work::Rule { .. } => None,
+                        })
+                        .collect(),
+                    deleting: None,
+                });
+                Ok(sync)
+            }
+        }
     }
 }
 
@@ -373,6 +436,22 @@ struct Current {
     timestamp: String,
 }
 
+/// An incremental sync's state: the host's change reader, the primary key of
+/// each table, and the deletions of the table being read.
+struct Incremental {
+    changes: Changes,
+    pk: HashMap<String, Vec<String>>,
+    deleting: Option<Deleting>,
+}
+
+/// Keys of one table whose rows are gone: each becomes a `delete` of the id a
+/// full sync gave the row.
+struct Deleting {
+    rows: Rows,
+    /// `<database>_<schema>_<table>_`.
+    id_prefix: String,
+}
+
 /// A running sync.
 pub struct PgSync {
     session: Session,
@@ -381,6 +460,11 @@ pub struct PgSync {
     current: Option<Current>,
     batch_size: u32,
     now: String,
+    /// The tables a full sync reads (its cursor names them).
+    synced_tables: Vec<String>,
+    /// A full sync's change capture (its cursor is where incremental syncs start).
+    capture: Option<Capture>,
+    incremental: Option<Incremental>,
 }
 
 impl PgSync {
@@ -466,6 +550,13 @@ impl PgSync {
                 problems.join("; ")
             )));
         }
+        let synced_tables = work
+            .iter()
+            .filter_map(|w| match w {
+                Work::Table { name, .. } => Some(name.clone()),
+                Work::Rule { .. } => None,
+            })
+            .collect();
         Ok(PgSync {
             session,
             settings,
@@ -473,7 +564,15 @@ impl PgSync {
             current: None,
             batch_size: batch_size.clamp(1, 10_000),
             now,
+            synced_tables,
+            capture: None,
+            incremental: None,
         })
+    }
+
+    /// The tables this sync reads.
+    fn tables(&self) -> Vec<String> {
+        self.synced_tables.clone()
     }
 
     /// Elastic's `_timestamp`: the tables' last commit time when the server records
@@ -510,6 +609,20 @@ impl PgSync {
                 (rows, rule.tables, sorted.join("_"), keys, tv)
             }
         };
+        self.shape(rows, tables, part, keys, table_value)
+    }
+
+    /// How `rows` of `part` (a table, or a rule's tables) become documents: field
+    /// names, the columns that make the id, the `_timestamp`.
+    fn shape(
+        &self,
+        rows: Rows,
+        tables: Vec<String>,
+        part: String,
+        keys: Vec<String>,
+        table_value: Value,
+    ) -> Result<Current, Error> {
+        let s = &self.settings;
         // Duplicate names collapse, the last column wins (as in Elastic's dict).
         let names: Vec<String> = rows
             .columns()
@@ -575,10 +688,118 @@ fn id_part(v: &Pg<'_>, out: &mut String) {
     }
 }
 
+impl PgSync {
+    /// Sets up the next piece of an incremental sync: the deletions of the table
+    /// whose current rows were just read, else the next table's changes. `false`
+    /// once every change was returned.
+    fn next_changes(&mut self) -> Result<bool, Error> {
+        let Some(inc) = self.incremental.as_mut() else {
+            return Ok(false);
+        };
+        if inc.deleting.is_some() {
+            return Ok(true);
+        }
+        let Some(t) = inc
+            .changes
+            .next()
+            .map_err(|e| Error::source(format!("Reading changes: {}", e.message)))?
+        else {
+            return Ok(false);
+        };
+        let Some(pk) = inc.pk.get(&t.table).cloned() else {
+            return Err(Error::internal(format!(
+                "the host returned changes of table {}, which this sync does not read",
+                t.table
+            )));
+        };
+        let s = &self.settings;
+        inc.deleting = Some(Deleting {
+            rows: t.deletes,
+            id_prefix: format!("{}_{}_{}_", s.database, s.schema, t.table),
+        });
+        let keys = pk
+            .iter()
+            .map(|c| field_name(&s.schema, &t.table, c))
+            .collect();
+        let tv = Value::Text(t.table.clone());
+        self.current = Some(self.shape(t.upserts, vec![t.table.clone()], t.table, keys, tv)?);
+        Ok(true)
+    }
+
+    /// One batch of `delete`s of the table being read; `None` when its deletions
+    /// are done.
+    fn next_deletes(&mut self) -> Result<Option<Batch>, Error> {
+        let Some(inc) = self.incremental.as_mut() else {
+            return Ok(None);
+        };
+        let Some(d) = inc.deleting.as_mut() else {
+            return Ok(None);
+        };
+        let Some(batch) = d
+            .rows
+            .next_batch(self.batch_size)
+            .map_err(|e| source_err("Reading deleted keys", e))?
+        else {
+            inc.deleting = None;
+            return Ok(None);
+        };
+        let mut builder = BatchBuilder::with_fields(Vec::<String>::new());
+        let mut dec = batch
+            .decoder()
+            .map_err(|e| Error::internal(e.to_string()))?;
+        let mut row = Vec::new();
+        while dec
+            .next_row(&mut row)
+            .map_err(|e| Error::internal(e.to_string()))?
+        {
+            let mut id = d.id_prefix.clone();
+            let mut first = true;
+            for v in &row {
+                if *v == Pg::Null {
+                    continue;
+                }
+                if !first {
+                    id.push('_');
+                }
+                first = false;
+                id_part(v, &mut id);
+            }
+            builder.push_document(Document {
+                id,
+                operation: Operation::Delete,
+                timestamp: None,
+                values: Vec::new(),
+            });
+        }
+        Ok(Some(builder.finish()))
+    }
+}
+
 impl DocumentStream for PgSync {
+    fn cursor(&self) -> Option<Json> {
+        let text = match (&self.incremental, &self.capture) {
+            (Some(inc), _) => inc.changes.cursor(),
+            (None, Some(c)) => c.cursor(&self.settings.schema, &self.synced_tables),
+            (None, None) => return None,
+        };
+        serde_json::from_str(&text).ok()
+    }
+
     fn next_batch(&mut self) -> Result<Option<Batch>, Error> {
         loop {
             if self.current.is_none() {
+                if self.incremental.is_some() {
+                    if let Some(batch) = self.next_deletes()? {
+                        if !batch.is_empty() {
+                            return Ok(Some(batch));
+                        }
+                        continue;
+                    }
+                    if !self.next_changes()? {
+                        return Ok(None);
+                    }
+                    continue;
+                }
                 let Some(work) = self.work.pop_front() else {
                     return Ok(None);
                 };

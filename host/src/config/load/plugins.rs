@@ -42,6 +42,13 @@ pub(super) fn read_plugins(
         "max_sessions",
         |x, a| { v::integer(x, a, 1) }
     );
+    set!(
+        pg,
+        ctx,
+        p.postgresql.max_slot_wal_bytes,
+        "max_slot_wal_bytes",
+        |x, a| { v::integer(x, a, 1) }
+    );
     pg.finish(ctx);
     let mut fs = s.section(ctx, "filesystem")?;
     if let Some(roots) = fs.get(ctx, "roots", |x, a| {

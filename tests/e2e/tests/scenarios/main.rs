@@ -4,6 +4,7 @@
 mod dir_graphql_plugins;
 mod mysql_redis_plugins;
 mod plugin_check;
+mod postgresql_cdc;
 mod postgresql_plugin;
 mod python_plugin;
 mod service_cancel;

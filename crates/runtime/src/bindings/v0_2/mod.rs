@@ -6,6 +6,7 @@ mod filesystem;
 mod http;
 mod mysql;
 mod postgresql;
+mod postgresql_changes;
 mod redis;
 
 use super::super::logging::Level;
@@ -19,6 +20,8 @@ wasmtime::component::bindgen!({
     with: {
         "tributary:connector/postgresql.session": tributary_capability_postgresql::PgSession,
         "tributary:connector/postgresql.rows": tributary_capability_postgresql::PgRows,
+        "tributary:connector/postgresql-changes.capture": tributary_capability_postgresql::changes::Capture,
+        "tributary:connector/postgresql-changes.changes": tributary_capability_postgresql::changes::ChangeReader,
         "tributary:connector/filesystem.directory": tributary_capability_filesystem::FsDir,
         "tributary:connector/filesystem.walk": tributary_capability_filesystem::FsWalk,
         "tributary:connector/mysql.session": tributary_capability_mysql::MysqlSession,
