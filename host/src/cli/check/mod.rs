@@ -415,8 +415,13 @@ impl Checker<'_> {
         );
     }
 
-    /// An incremental sync from nothing returns a cursor; one resumed from that
-    /// cursor runs and returns a cursor again.
+    /// Elastic's model: a full sync gives the first cursor, an incremental sync
+    /// resumed from it runs and gives the next one; an incremental sync without a
+    /// cursor is refused with a named error (Elastic's "Unable to start incremental
+    /// sync…"), never a crash. A full sync may legitimately give no cursor (the
+    /// server cannot capture changes, or — as here — no connector owns the run: the
+    /// check never creates server-side state such as a replication slot that nobody
+    /// would drop); then the round trip is skipped with the reason.
     async fn check_incremental(&mut self) {
         if !self.local.plugin.metadata.features.incremental_sync {
             self.report.skip(
@@ -426,31 +431,62 @@ impl Checker<'_> {
             return;
         }
         let batch_size = self.batch_size;
-        let request = |cursor: Option<String>| SyncRequest {
-            kind: JobType::Incremental,
+        let request = |kind: JobType, cursor: Option<String>| SyncRequest {
+            kind,
             cursor,
             advanced_rules: None,
             batch_size,
         };
-        let first = match self.sync(self.values, request(None)).await {
-            Ok((_, Some(cursor))) => cursor,
-            Ok((_, None)) => {
-                self.report.fail(
-                    "incremental",
-                    "an incremental sync returned no cursor; the next one could not resume",
-                );
-                return;
-            }
+        let first = match self.sync(self.values, request(JobType::Full, None)).await {
+            Ok((_, cursor)) => cursor,
             Err(e) => {
-                self.report.fail("incremental", named(&e));
+                self.report
+                    .fail("incremental", format!("the full sync: {}", named(&e)));
                 return;
             }
         };
-        match self.sync(self.values, request(Some(first.clone()))).await {
+        let Some(first) = first else {
+            // Without a cursor an incremental sync must be refused, and say so.
+            match self
+                .sync(self.values, request(JobType::Incremental, None))
+                .await
+            {
+                Err(e @ PluginError::Reported { .. }) => self.report.skip(
+                    "incremental",
+                    format!(
+                        "the full sync gave no cursor, so there is nothing to round-trip; \
+                         an incremental sync without one was refused: {}",
+                        named(&e)
+                    ),
+                ),
+                Err(e) => self.report.fail(
+                    "incremental",
+                    format!(
+                        "an incremental sync without a cursor must be refused with a reported \
+                         error, not: {}",
+                        named(&e)
+                    ),
+                ),
+                Ok(_) => self.report.fail(
+                    "incremental",
+                    "an incremental sync without a cursor ran; it must be refused (a full sync \
+                     gives the first cursor)",
+                ),
+            }
+            return;
+        };
+        match self
+            .sync(
+                self.values,
+                request(JobType::Incremental, Some(first.clone())),
+            )
+            .await
+        {
             Ok((t, Some(second))) => self.report.pass(
                 "incremental",
                 format!(
-                    "cursor {} round-tripped; the resumed sync sent {} document(s) and cursor {}",
+                    "the full sync's cursor {} round-tripped; the incremental sync sent {} \
+                     document(s) and cursor {}",
                     cut(&first),
                     t.documents,
                     cut(&second)
@@ -458,7 +494,7 @@ impl Checker<'_> {
             ),
             Ok((_, None)) => self.report.fail(
                 "incremental",
-                "the resumed incremental sync returned no cursor",
+                "the incremental sync returned no cursor; the next one could not resume",
             ),
             Err(e) => self.report.fail(
                 "incremental",
