@@ -19,15 +19,15 @@
 //! let capture = changes::start_capture()?;
 //! let session = capture.session()?;
 //! let mut rows = session.scan("public", "album", &["id".to_string()])?;
-//! while let Some(batch) = rows.next_batch(1000)? { /* index every row */ # let _ = batch; }
+//! while let Some(batch) = rows.next_batch(1000)? { let _ = batch; /* index every row */ }
 //! Ok(capture.cursor("public", &["album".to_string()]))
 //! # }
 //! # fn incremental(cursor: Option<&str>) -> Result<String, tributary_sdk::postgresql::PgError> {
 //! // An incremental sync, from the cursor the previous sync returned.
 //! let changes = changes::read_changes(cursor, "public", &["album".to_string()])?;
 //! while let Some(mut t) = changes.next()? {
-//!     while let Some(batch) = t.upserts.next_batch(1000)? { /* index */ # let _ = batch; }
-//!     while let Some(batch) = t.deletes.next_batch(1000)? { /* delete by key */ # let _ = batch; }
+//!     while let Some(batch) = t.upserts.next_batch(1000)? { let _ = batch; /* index */ }
+//!     while let Some(batch) = t.deletes.next_batch(1000)? { let _ = batch; /* delete by key */ }
 //! }
 //! Ok(changes.cursor())
 //! # }
