@@ -47,11 +47,13 @@
 #![warn(missing_docs)]
 
 mod decode;
+pub mod document;
 mod encode;
 mod text;
 mod types;
 
 pub use decode::Decoder;
+pub use document::{doc_value, DocValue};
 pub use encode::Encoder;
 pub use text::{civil_from_pg_days, pg_days_from_civil};
 pub use types::{

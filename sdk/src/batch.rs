@@ -28,7 +28,7 @@ pub enum Value {
 }
 
 impl Value {
-    fn into_wit(self) -> wit::Value {
+    pub(crate) fn into_wit(self) -> wit::Value {
         match self {
             Value::Absent => wit::Value::Absent,
             Value::Null => wit::Value::Null,
@@ -113,6 +113,16 @@ pub enum Operation {
     Delete,
 }
 
+impl Operation {
+    pub(crate) fn into_wit(self) -> wit::Operation {
+        match self {
+            Operation::Index => wit::Operation::Index,
+            Operation::Update => wit::Operation::Update,
+            Operation::Delete => wit::Operation::Delete,
+        }
+    }
+}
+
 /// One document: `values[i]` belongs to the batch's `fields[i]`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Document {
@@ -191,11 +201,7 @@ impl Batch {
                     values.resize(n, wit::Value::Absent);
                     wit::Document {
                         id: d.id,
-                        operation: match d.operation {
-                            Operation::Index => wit::Operation::Index,
-                            Operation::Update => wit::Operation::Update,
-                            Operation::Delete => wit::Operation::Delete,
-                        },
+                        operation: d.operation.into_wit(),
                         timestamp: d.timestamp,
                         values,
                     }

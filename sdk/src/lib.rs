@@ -76,6 +76,8 @@ pub mod postgresql;
 #[cfg(feature = "redis")]
 pub mod redis;
 mod schema;
+#[cfg(feature = "postgresql")]
+pub mod shape;
 pub mod time;
 
 pub use batch::{Batch, BatchBuilder, Document, DocumentBuilder, Operation, Value};

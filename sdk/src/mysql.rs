@@ -35,8 +35,10 @@
 use tributary_codec::{Decoder, Value as MyValue};
 
 use crate::__bindings::tributary::connector::mysql as wit_my;
+use crate::__bindings::tributary::connector::mysql_documents as wit_mydocs;
+use crate::shape::Shape;
 
-pub use crate::postgresql::{base64, to_json, to_text, to_value, write_json};
+pub use crate::postgresql::{base64, id_text, to_json, to_text, to_value, write_json};
 pub use tributary_codec::{DecodeError, Kind, Value};
 
 /// A MySQL error: the server's error number and SQLSTATE (when it sent them)
@@ -255,6 +257,18 @@ impl Rows {
                 Ok(None)
             }
         }
+    }
+
+    /// Reads up to `max_rows` rows and has the host turn them into documents of
+    /// `shape` (see [`crate::shape`]): the values never enter the plugin. Returns
+    /// how many rows it read, 0 at the end.
+    pub fn emit(&mut self, shape: &Shape, max_rows: u32) -> Result<u32, MysqlError> {
+        if self.done {
+            return Ok(0);
+        }
+        let n = wit_mydocs::emit(&self.inner, &shape.to_wit(), max_rows.max(1))?;
+        self.done = n == 0;
+        Ok(n)
     }
 }
 

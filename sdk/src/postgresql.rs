@@ -29,11 +29,11 @@
 
 pub mod changes;
 
-use std::fmt::Write as _;
-
-use tributary_codec::{Decoder, Value as PgValue};
+use tributary_codec::{doc_value, Decoder, DocValue, Value as PgValue};
 
 use crate::__bindings::tributary::connector::postgresql as wit_pg;
+use crate::__bindings::tributary::connector::postgresql_documents as wit_pgdocs;
+use crate::shape::Shape;
 use crate::Value;
 
 pub use tributary_codec::{Array, DecodeError, Kind, Value as Pg};
@@ -319,6 +319,18 @@ impl Rows {
             }
         }
     }
+
+    /// Reads up to `max_rows` rows and has the host turn them into documents of
+    /// `shape` (see [`crate::shape`]): the values never enter the plugin. Returns
+    /// how many rows it read, 0 at the end.
+    pub fn emit(&mut self, shape: &Shape, max_rows: u32) -> Result<u32, PgError> {
+        if self.done {
+            return Ok(0);
+        }
+        let n = wit_pgdocs::emit(&self.inner, &shape.to_wit(), max_rows.max(1))?;
+        self.done = n == 0;
+        Ok(n)
+    }
 }
 
 /// One batch of rows.
@@ -380,186 +392,30 @@ impl<'a> Iterator for RowIter<'a> {
 
 // ------------------------------------------------------------------ conversion
 
-const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-/// Standard base64 with padding (bytea).
-pub fn base64(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        out.push(B64[(n >> 18) as usize & 63] as char);
-        out.push(B64[(n >> 12) as usize & 63] as char);
-        out.push(if chunk.len() > 1 {
-            B64[(n >> 6) as usize & 63] as char
-        } else {
-            '='
-        });
-        out.push(if chunk.len() > 2 {
-            B64[n as usize & 63] as char
-        } else {
-            '='
-        });
-    }
-    out
-}
-
-fn non_finite(f: f64) -> Option<&'static str> {
-    if f.is_nan() {
-        Some("NaN")
-    } else if f.is_infinite() {
-        Some(if f > 0.0 { "Infinity" } else { "-Infinity" })
-    } else {
-        None
-    }
-}
-
-fn numeric_is_finite(s: &str) -> bool {
-    !matches!(s, "NaN" | "Infinity" | "-Infinity")
-}
-
-/// The text form of any value: what a document uses for dates, uuid, inet,
-/// interval (ISO-8601 duration), bytea (base64), numeric digits, and what ids are
-/// made of.
-pub fn to_text(v: &PgValue<'_>) -> String {
-    match v {
-        PgValue::Null => String::new(),
-        PgValue::Bool(b) => b.to_string(),
-        PgValue::Int2(i) => i.to_string(),
-        PgValue::Int4(i) => i.to_string(),
-        PgValue::Int8(i) => i.to_string(),
-        PgValue::Float4(f) => non_finite((*f).into()).map_or_else(|| f.to_string(), String::from),
-        PgValue::Float8(f) => non_finite(*f).map_or_else(|| f.to_string(), String::from),
-        PgValue::Numeric(s)
-        | PgValue::Text(s)
-        | PgValue::Json(s)
-        | PgValue::Jsonb(s)
-        | PgValue::Other(s) => (*s).to_string(),
-        PgValue::Bytea(b) => base64(b),
-        PgValue::Date(d) => d.to_string(),
-        PgValue::Time(t) => t.to_string(),
-        PgValue::TimeTz(t) => t.to_string(),
-        PgValue::Timestamp(t) => t.to_string(),
-        PgValue::TimestampTz(t) => t.to_string(),
-        PgValue::Uuid(u) => u.to_string(),
-        PgValue::Inet(i) => i.to_string(),
-        PgValue::Interval(i) => i.to_string(),
-        PgValue::Array(_) => to_json(v),
-    }
-}
+pub use tributary_codec::document::{base64, to_json, to_text, write_json};
 
 /// A PostgreSQL value as a document value, losslessly: integers exact (bigint
 /// beyond 2^53 too), numeric as its exact digits (a JSON number; `NaN`/`±Infinity`
 /// as strings), float4 as its shortest exact decimal, bytea base64, json/jsonb
 /// nested, arrays as (nested) JSON arrays, dates and timestamps ISO-8601
 /// (timestamptz with `+00:00`), uuid/inet/interval and other types as strings.
+/// The host's own shaping (see [`Rows::emit`]) uses the same mapping.
 pub fn to_value(v: &PgValue<'_>) -> Value {
-    match v {
-        PgValue::Null => Value::Null,
-        PgValue::Bool(b) => Value::Bool(*b),
-        PgValue::Int2(i) => Value::Int((*i).into()),
-        PgValue::Int4(i) => Value::Int((*i).into()),
-        PgValue::Int8(i) => Value::Int(*i),
-        PgValue::Float4(f) => match non_finite((*f).into()) {
-            Some(s) => Value::Text(s.into()),
-            // The shortest decimal that reads back as the same f32 (1.1, not 1.100000023841858).
-            None => Value::Number(float_json(f.to_string())),
-        },
-        PgValue::Float8(f) => match non_finite(*f) {
-            Some(s) => Value::Text(s.into()),
-            None => Value::Float(*f),
-        },
-        PgValue::Numeric(s) if numeric_is_finite(s) => Value::Number((*s).to_string()),
-        PgValue::Numeric(s) | PgValue::Text(s) | PgValue::Other(s) => Value::Text((*s).to_string()),
-        PgValue::Json(s) | PgValue::Jsonb(s) => Value::Json((*s).to_string()),
-        PgValue::Array(_) => Value::Json(to_json(v)),
-        other => Value::Text(to_text(other)),
+    match doc_value(v) {
+        DocValue::Null => Value::Null,
+        DocValue::Bool(b) => Value::Bool(b),
+        DocValue::Int(i) => Value::Int(i),
+        DocValue::Float(f) => Value::Float(f),
+        DocValue::Number(n) => Value::Number(n.into_owned()),
+        DocValue::Text(t) => Value::Text(t.into_owned()),
+        DocValue::Json(j) => Value::Json(j.into_owned()),
     }
 }
 
-/// Rust's shortest float text is valid JSON except for forms like `1e20`? (it never
-/// writes exponents) and it has no `inf`/`NaN` here; keep it, ensuring a digit
-/// after any `.`.
-fn float_json(s: String) -> String {
-    s
-}
-
-/// The value as JSON text (same mapping as [`to_value`]).
-pub fn to_json(v: &PgValue<'_>) -> String {
-    let mut s = String::new();
-    write_json(&mut s, v);
-    s
-}
-
-fn write_str(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-}
-
-/// Appends the value as JSON text.
-pub fn write_json(out: &mut String, v: &PgValue<'_>) {
-    match v {
-        PgValue::Array(a) => write_array(out, a, 0, &mut 0),
-        PgValue::Json(s) | PgValue::Jsonb(s) => out.push_str(s),
-        v => match to_value(v) {
-            Value::Null | Value::Absent => out.push_str("null"),
-            Value::Bool(b) => out.push_str(if b { "true" } else { "false" }),
-            Value::Int(i) => {
-                let _ = write!(out, "{i}");
-            }
-            Value::UInt(u) => {
-                let _ = write!(out, "{u}");
-            }
-            Value::Float(f) => match serde_json::Number::from_f64(f) {
-                Some(n) => {
-                    let _ = write!(out, "{n}");
-                }
-                None => out.push_str("null"),
-            },
-            Value::Number(n) | Value::Json(n) => out.push_str(&n),
-            Value::Text(t) => write_str(out, &t),
-        },
-    }
-}
-
-fn write_array(out: &mut String, a: &Array<'_>, dim: usize, next: &mut usize) {
-    let Some(&(len, _)) = a.dims.get(dim) else {
-        out.push_str("[]");
-        return;
-    };
-    out.push('[');
-    for i in 0..len {
-        if i > 0 {
-            out.push(',');
-        }
-        if dim + 1 < a.dims.len() {
-            write_array(out, a, dim + 1, next);
-        } else {
-            match a.elements.get(*next) {
-                Some(e) => write_json(out, e),
-                None => out.push_str("null"),
-            }
-            *next += 1;
-        }
-    }
-    out.push(']');
+/// Appends the value as Elastic's Python connectors write it into ids (`str()`
+/// of the driver's value: `True`, `1.0`, a space between date and time).
+pub fn id_text(v: &PgValue<'_>, out: &mut String) {
+    tributary_codec::document::write_id_text(v, out)
 }
 
 #[cfg(test)]
@@ -622,47 +478,5 @@ mod tests {
             })),
             Value::Text("P1D".into())
         );
-    }
-
-    #[test]
-    fn arrays_nest() {
-        let a = Pg::Array(Array {
-            element: Kind::Int4,
-            dims: vec![(2, 1), (2, 1)],
-            elements: vec![Pg::Int4(1), Pg::Null, Pg::Int4(3), Pg::Int4(4)],
-        });
-        assert_eq!(to_json(&a), "[[1,null],[3,4]]");
-        let t = Pg::Array(Array {
-            element: Kind::Text,
-            dims: vec![(2, 1)],
-            elements: vec![Pg::Text("a\"b"), Pg::Numeric("1.50")],
-        });
-        assert_eq!(to_json(&t), "[\"a\\\"b\",1.50]");
-        let e = Pg::Array(Array {
-            element: Kind::Text,
-            dims: vec![],
-            elements: vec![],
-        });
-        assert_eq!(to_value(&e), Value::Json("[]".into()));
-        let j = Pg::Array(Array {
-            element: Kind::Jsonb,
-            dims: vec![(1, 1)],
-            elements: vec![Pg::Jsonb("{\"k\": [1]}")],
-        });
-        assert_eq!(to_json(&j), "[{\"k\": [1]}]");
-    }
-
-    #[test]
-    fn base64_matches_rfc4648() {
-        for (i, o) in [
-            ("", ""),
-            ("f", "Zg=="),
-            ("fo", "Zm8="),
-            ("foo", "Zm9v"),
-            ("foob", "Zm9vYg=="),
-            ("fooba", "Zm9vYmE="),
-        ] {
-            assert_eq!(base64(i.as_bytes()), o);
-        }
     }
 }

@@ -197,15 +197,26 @@ pub fn error_kind(k: wit::ErrorKind) -> ErrorKind {
     }
 }
 
-fn value(v: wit::Value) -> Result<Value, String> {
-    Ok(match v {
+/// A plugin value as the host writes it, checked ([`checked_value`]).
+pub(crate) fn value(v: wit::Value) -> Result<Value, String> {
+    checked_value(match v {
         wit::Value::Absent => Value::Absent,
         wit::Value::Null => Value::Null,
         wit::Value::Boolean(b) => Value::Bool(b),
         wit::Value::Integer(i) => Value::I64(i),
         wit::Value::Unsigned(u) => Value::U64(u),
         wit::Value::Float(f) => Value::F64(f),
-        wit::Value::Number(n) => {
+        wit::Value::Number(n) => Value::Number(n),
+        wit::Value::Text(s) => Value::Text(s),
+        wit::Value::Json(j) => Value::Json(j),
+    })
+}
+
+/// A value as it may be written: numbers must be JSON numbers, and JSON texts
+/// are re-encoded, never copied (the result is one JSON value on one line).
+pub(crate) fn checked_value(v: Value) -> Result<Value, String> {
+    Ok(match v {
+        Value::Number(n) => {
             if !is_json_number(&n) {
                 return Err(format!(
                     "number value {:?} is not a JSON number",
@@ -214,9 +225,7 @@ fn value(v: wit::Value) -> Result<Value, String> {
             }
             Value::Number(n)
         }
-        wit::Value::Text(s) => Value::Text(s),
-        // Re-encoded, never copied: the result is one JSON value on one line.
-        wit::Value::Json(j) => match json_text::compact(&j) {
+        Value::Json(j) => match json_text::compact(&j) {
             Ok(compact) => Value::Json(compact),
             Err(e) => {
                 return Err(format!(
@@ -225,6 +234,7 @@ fn value(v: wit::Value) -> Result<Value, String> {
                 ))
             }
         },
+        v => v,
     })
 }
 
@@ -245,42 +255,13 @@ const TIMESTAMP_FIELD: &str = "_timestamp";
 /// numbers, and JSON texts re-encoded compactly. Nothing the plugin sends reaches
 /// the output unchecked or unescaped.
 pub fn batch(b: wit::Batch) -> Result<Vec<Document>, String> {
-    let mut seen = HashSet::with_capacity(b.fields.len());
-    for f in &b.fields {
-        if let Err(e) = field_name::check(f) {
-            return Err(format!("field name {:?} {e}", preview(f)));
-        }
-        if !seen.insert(f.as_str()) {
-            return Err(format!("a batch names field `{f}` twice"));
-        }
-    }
-    let timestamp_field = b.fields.iter().position(|f| f == TIMESTAMP_FIELD);
-    let fields: Arc<[Arc<str>]> = b.fields.iter().map(|f| Arc::from(f.as_str())).collect();
+    let fields = checked_fields(&b.fields)?;
+    let timestamp_field = timestamp_field(&fields);
     let mut docs = Vec::with_capacity(b.documents.len());
     for (i, d) in b.documents.into_iter().enumerate() {
-        if d.id.is_empty() {
-            return Err(format!("document {i} of a batch has an empty id"));
-        }
-        if d.id.len() > MAX_ID_BYTES {
-            return Err(format!(
-                "document {i} of a batch has an id of {} bytes (at most {MAX_ID_BYTES})",
-                d.id.len()
-            ));
-        }
-        if let Some(ts) = &d.timestamp {
-            if !timestamp::is_iso8601(ts) {
-                return Err(format!(
-                    "document `{}`: timestamp {:?} is not an ISO-8601 date-time",
-                    d.id.escape_debug(),
-                    preview(ts)
-                ));
-            }
-        }
-        let operation = match d.operation {
-            wit::Operation::Index => Operation::Index,
-            wit::Operation::Update => Operation::Update,
-            wit::Operation::Delete => Operation::Delete,
-        };
+        check_id(i, &d.id)?;
+        check_timestamp(&d.id, d.timestamp.as_deref())?;
+        let operation = operation(d.operation);
         let deleting_without_values = operation == Operation::Delete && d.values.is_empty();
         if d.values.len() != fields.len() && !deleting_without_values {
             return Err(format!(
@@ -307,22 +288,7 @@ pub fn batch(b: wit::Batch) -> Result<Vec<Document>, String> {
                 })
             })
             .collect::<Result<Vec<Value>, String>>()?;
-        // A `_timestamp` field keeps Elastic's meaning: the document's timestamp.
-        let mut timestamp = d.timestamp;
-        if let Some(v) = timestamp_field.and_then(|i| values.get(i)) {
-            match v {
-                Value::Absent | Value::Null => {}
-                Value::Text(t) if timestamp::is_iso8601(t) => {
-                    timestamp.get_or_insert_with(|| t.clone());
-                }
-                _ => {
-                    return Err(format!(
-                    "document `{}`, field `{TIMESTAMP_FIELD}`: must be an ISO-8601 date-time text",
-                    d.id.escape_debug()
-                ))
-                }
-            }
-        }
+        let timestamp = timestamp_from_field(&d.id, timestamp_field, &values, d.timestamp)?;
         docs.push(Document {
             id: d.id,
             operation,
@@ -332,6 +298,85 @@ pub fn batch(b: wit::Batch) -> Result<Vec<Document>, String> {
         });
     }
     Ok(docs)
+}
+
+/// Field names a document may carry ([`field_name::check`]), each once, shared by
+/// every document of a batch.
+pub(crate) fn checked_fields(names: &[String]) -> Result<Arc<[Arc<str>]>, String> {
+    let mut seen = HashSet::with_capacity(names.len());
+    for f in names {
+        if let Err(e) = field_name::check(f) {
+            return Err(format!("field name {:?} {e}", preview(f)));
+        }
+        if !seen.insert(f.as_str()) {
+            return Err(format!("a batch names field `{f}` twice"));
+        }
+    }
+    Ok(names.iter().map(|f| Arc::from(f.as_str())).collect())
+}
+
+/// Where the `_timestamp` field is, if a batch has one.
+pub(crate) fn timestamp_field(fields: &[Arc<str>]) -> Option<usize> {
+    fields.iter().position(|f| &**f == TIMESTAMP_FIELD)
+}
+
+/// A document id: not empty, not absurdly long.
+pub(crate) fn check_id(i: usize, id: &str) -> Result<(), String> {
+    if id.is_empty() {
+        return Err(format!("document {i} of a batch has an empty id"));
+    }
+    if id.len() > MAX_ID_BYTES {
+        return Err(format!(
+            "document {i} of a batch has an id of {} bytes (at most {MAX_ID_BYTES})",
+            id.len()
+        ));
+    }
+    Ok(())
+}
+
+/// A document's `_timestamp`, when given, is an ISO-8601 date-time.
+pub(crate) fn check_timestamp(id: &str, ts: Option<&str>) -> Result<(), String> {
+    match ts {
+        Some(ts) if !timestamp::is_iso8601(ts) => Err(format!(
+            "document `{}`: timestamp {:?} is not an ISO-8601 date-time",
+            id.escape_debug(),
+            preview(ts)
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// A `_timestamp` field keeps Elastic's meaning: the document's timestamp.
+pub(crate) fn timestamp_from_field(
+    id: &str,
+    field: Option<usize>,
+    values: &[Value],
+    mut timestamp: Option<String>,
+) -> Result<Option<String>, String> {
+    if let Some(v) = field.and_then(|i| values.get(i)) {
+        match v {
+            Value::Absent | Value::Null => {}
+            Value::Text(t) if timestamp::is_iso8601(t) => {
+                timestamp.get_or_insert_with(|| t.clone());
+            }
+            _ => {
+                return Err(format!(
+                    "document `{}`, field `{TIMESTAMP_FIELD}`: must be an ISO-8601 date-time text",
+                    id.escape_debug()
+                ))
+            }
+        }
+    }
+    Ok(timestamp)
+}
+
+/// The host's operation for a WIT one.
+pub(crate) fn operation(o: wit::Operation) -> Operation {
+    match o {
+        wit::Operation::Index => Operation::Index,
+        wit::Operation::Update => Operation::Update,
+        wit::Operation::Delete => Operation::Delete,
+    }
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ use super::error::PluginError;
 use super::grants::Grants;
 use super::limits::CpuLimitExceeded;
 use super::state::HostState;
+use tributary_sync::document::Document;
 
 /// Limits shared by every instance of a runtime.
 #[derive(Debug, Clone)]
@@ -97,6 +98,16 @@ impl Instance {
     /// Bytes of linear memory the instance holds now.
     pub fn memory_bytes(&self) -> usize {
         self.store.data().memory.total()
+    }
+
+    /// The documents the host shaped for the plugin since the last call (WIT
+    /// `shaping`), or the first shape it refused.
+    pub fn take_shaped(&mut self) -> Result<Vec<Document>, String> {
+        let state = self.store.data_mut();
+        match state.shape_violation.take() {
+            Some(e) => Err(e),
+            None => Ok(std::mem::take(&mut state.shaped)),
+        }
     }
 
     fn alive(&self) -> Result<(), PluginError> {

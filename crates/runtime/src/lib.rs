@@ -14,6 +14,8 @@
 //!   `logging` and `postgresql` imports; exports answer in the newest types.
 //! - `secrets`: sensitive values withheld from plugins and masked in what they return.
 //! - `logging`: plugin log lines, escaped, masked and within a budget.
+//! - `shaping`: documents the host shapes from a capability's rows for a plugin
+//!   (WIT `shaping`), checked as `convert` checks a batch.
 //! - `state`, `limits`, `convert` (checks everything a plugin returns), `error`.
 //!
 //! The sandbox: no preopened directories, no environment, no arguments, no
@@ -36,6 +38,7 @@ mod logging;
 mod plugin_sync;
 mod runtime_config;
 mod secrets;
+mod shaping;
 mod state;
 mod version;
 

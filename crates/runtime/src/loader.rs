@@ -69,7 +69,9 @@ const PROVIDED_CAPABILITIES: &[&str] = &[
     "types",
     "postgresql",
     "postgresql-changes",
+    "postgresql-documents",
     "mysql",
+    "mysql-documents",
     "redis",
     "filesystem",
     "http",
@@ -365,7 +367,8 @@ fn imports_of(engine: &Engine, component: &Component) -> (Vec<String>, Vec<Strin
     for (name, item) in ty.imports(engine) {
         let (iface, _) = split_versioned(name);
         if let Some(cap) = iface.strip_prefix(&prefix) {
-            if cap == "types" {
+            // Interfaces of types only: nothing to grant.
+            if cap == "types" || cap == "shaping" {
                 continue;
             }
             if PROVIDED_CAPABILITIES.contains(&cap) {

@@ -58,15 +58,21 @@ impl PluginSync {
             if self.finished {
                 return Ok(None);
             }
-            match self.instance.next_batch(self.sync).await? {
+            let returned = self.instance.next_batch(self.sync).await?;
+            // Documents the host shaped during the call come first (WIT `shaping`).
+            let mut docs = self
+                .instance
+                .take_shaped()
+                .map_err(|message| self.contract(message))?;
+            match returned {
                 Ok(Some(batch)) => {
-                    let docs = convert::batch(batch).map_err(|message| {
-                        PluginError::Contract {
-                            plugin: self.label.to_string(),
-                            message,
-                        }
-                        .masked(&self.secrets)
-                    })?;
+                    let converted =
+                        convert::batch(batch).map_err(|message| self.contract(message))?;
+                    if docs.is_empty() {
+                        docs = converted;
+                    } else {
+                        docs.extend(converted);
+                    }
                     self.batches += 1;
                     if docs.is_empty() {
                         self.empty_batch().await?;
@@ -79,7 +85,11 @@ impl PluginSync {
                 Ok(None) => {
                     self.finished = true;
                     tracing::debug!(plugin = %self.label, batches = self.batches, documents = self.documents, "sync exhausted");
-                    return Ok(None);
+                    if docs.is_empty() {
+                        return Ok(None);
+                    }
+                    self.documents += docs.len() as u64;
+                    return Ok(Some(docs));
                 }
                 Err(e) => {
                     return Err(PluginError::Reported {
@@ -91,6 +101,14 @@ impl PluginSync {
                 }
             }
         }
+    }
+
+    fn contract(&self, message: String) -> PluginError {
+        PluginError::Contract {
+            plugin: self.label.to_string(),
+            message,
+        }
+        .masked(&self.secrets)
     }
 
     async fn empty_batch(&mut self) -> Result<(), PluginError> {

@@ -91,7 +91,9 @@ impl RuntimeConfig {
     /// granted in config.yml.
     pub fn ungranted(&self, capability: &str) -> Option<&'static str> {
         match capability {
-            "mysql" if !self.mysql.enabled => Some("plugins.mysql.enabled: true"),
+            "mysql" | "mysql-documents" if !self.mysql.enabled => {
+                Some("plugins.mysql.enabled: true")
+            }
             "redis" if !self.redis.enabled => Some("plugins.redis.enabled: true"),
             "filesystem" if !self.filesystem.is_granted() => {
                 Some(tributary_capability_filesystem::ROOTS_KEY)
@@ -112,6 +114,8 @@ impl RuntimeConfig {
                 "postgresql-changes: with postgresql (slot WAL bound {} bytes)",
                 self.postgresql_changes.max_slot_wal_bytes()
             ),
+            "postgresql-documents" => "postgresql-documents: with postgresql".into(),
+            "mysql-documents" if self.mysql.enabled => "mysql-documents: with mysql".into(),
             "filesystem" if self.filesystem.is_granted() => format!(
                 "filesystem: {}",
                 self.filesystem

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use tributary_sync::document::Document;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
@@ -24,6 +25,11 @@ pub struct HostState {
     pub stdout: TracingSink,
     pub stderr: TracingSink,
     pub stderr_tail: StderrTail,
+    /// Documents the host shaped from rows during the running `next-batch` call
+    /// (WIT `shaping`), handed to the sync ahead of the batch it returns.
+    pub shaped: Vec<Document>,
+    /// The first shape the host refused: the job fails on it.
+    pub shape_violation: Option<String>,
 }
 
 impl HostState {
@@ -49,6 +55,8 @@ impl HostState {
             stdout,
             stderr,
             stderr_tail,
+            shaped: Vec::new(),
+            shape_violation: None,
         }
     }
 }

@@ -937,6 +937,53 @@ async fn hostile_sql_is_refused_over_a_superuser_connection() {
 }
 
 #[tokio::test]
+async fn host_shaped_documents_are_checked_like_a_batch() {
+    let db = TestDb::new("shape", "").await;
+    let runtime = &loaded().await.runtime;
+    let p = plugin("hostile").await;
+    // A legitimate shape: the host reads the rows and writes the documents.
+    let config = db.config(json!({"behaviour": "shape", "count": 3}));
+    let grants = pg_grants(&config, runtime).await;
+    let (docs, _, _) = drain_with(&p, Value::Object(config), SyncRequest::full(10), &grants)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        docs.iter().map(|d| d["n"].clone()).collect::<Vec<_>>(),
+        [json!(1), json!(2), json!(3)]
+    );
+    // A refused shape fails the job even though the plugin ignores the error.
+    for (extra, named) in [
+        (json!({"field": "_id"}), "field name \"_id\""),
+        (
+            json!({"field": "_tributary_sync_id"}),
+            "field name \"_tributary_sync_id\"",
+        ),
+        (
+            json!({"column": 3}),
+            "the shape reads column 3, the result has 1 columns",
+        ),
+        (
+            json!({"count": 70_000}),
+            "documents were emitted within one next-batch call",
+        ),
+    ] {
+        let mut settings = json!({"behaviour": "shape"});
+        settings
+            .as_object_mut()
+            .expect("object")
+            .extend(values(extra.clone()));
+        let config = db.config(settings);
+        let grants = pg_grants(&config, runtime).await;
+        let (err, _) = hostile_error(Value::Object(config), &grants).await;
+        let msg = err.to_string();
+        assert!(
+            matches!(err, PluginError::Contract { .. }) && msg.contains(named),
+            "{extra}: {msg}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn sessions_are_capped_per_job() {
     let db = TestDb::new("sessions", "").await;
     let runtime = &loaded().await.runtime;

@@ -13,10 +13,10 @@
 //! skipped.
 
 use std::collections::{HashSet, VecDeque};
-use std::fmt::Write as _;
 
 use serde_json::Value as Json;
-use tributary_sdk::mysql::{self, MysqlError, Rows, Session, Value as My};
+use tributary_sdk::mysql::{self, MysqlError, Rows, Session};
+use tributary_sdk::shape::Shape;
 use tributary_sdk::{
     Batch, BatchBuilder, Config, DocumentStream, Error, Features, Field, FieldError, Metadata,
     Schema, Source, SyncRequest, Value,
@@ -323,18 +323,10 @@ enum Work {
     Rule { rule: Rule, keys: Vec<String> },
 }
 
-/// One running statement and how its rows become documents.
+/// One running statement and how the host turns its rows into documents.
 struct Current {
     rows: Rows,
-    fields: Vec<String>,
-    /// Result column for each emitted field (before the fixed `Table`).
-    out_cols: Vec<usize>,
-    /// Result columns whose values make the id.
-    key_cols: Vec<usize>,
-    /// `<sorted tables joined with _>_`.
-    id_prefix: String,
-    table_value: Value,
-    timestamp: String,
+    shape: Shape,
 }
 
 /// A running sync.
@@ -486,8 +478,6 @@ impl MySync {
             .filter(|&i| seen.insert(names[i].clone()))
             .collect();
         out_cols.reverse();
-        let mut fields: Vec<String> = out_cols.iter().map(|&i| names[i].clone()).collect();
-        fields.push("Table".into());
         let mut key_cols = Vec::new();
         for k in &keys {
             match out_cols.iter().find(|&&i| &names[i] == k) {
@@ -503,30 +493,15 @@ impl MySync {
         }
         let mut sorted = tables.clone();
         sorted.sort();
-        Ok(Current {
-            rows,
-            fields,
-            out_cols,
-            key_cols,
-            id_prefix: format!("{}_", sorted.join("_")),
-            table_value,
-            timestamp,
-        })
-    }
-}
-
-/// Python's `str()` of the driver value, which is what Elastic's ids are made of.
-pub fn id_part(v: &My<'_>, out: &mut String) {
-    match v {
-        My::Text(s) | My::Numeric(s) | My::Other(s) => out.push_str(s),
-        My::Int8(i) => {
-            let _ = write!(out, "{i}");
+        let mut shape = Shape::new(format!("{}_", sorted.join("_")));
+        for &i in &out_cols {
+            shape = shape.column(names[i].clone(), i);
         }
-        My::Float8(f) if f.is_finite() && f.fract() == 0.0 && f.abs() < 1e16 => {
-            let _ = write!(out, "{f:.1}");
-        }
-        My::Timestamp(_) => out.push_str(&mysql::to_text(v).replacen('T', " ", 1)),
-        v => out.push_str(&mysql::to_text(v)),
+        let shape = shape
+            .constant("Table", table_value)
+            .id_columns(key_cols)
+            .timestamp(Some(timestamp));
+        Ok(Current { rows, shape })
     }
 }
 
@@ -542,47 +517,16 @@ impl DocumentStream for MySync {
             let Some(cur) = self.current.as_mut() else {
                 continue;
             };
-            let Some(batch) = cur
+            // The host shapes the documents: the values never enter the plugin.
+            let n = cur
                 .rows
-                .next_batch(self.batch_size)
-                .map_err(|e| source_err("Reading rows", e))?
-            else {
+                .emit(&cur.shape, self.batch_size)
+                .map_err(|e| source_err("Reading rows", e))?;
+            if n == 0 {
                 self.current = None;
                 continue;
-            };
-            let mut builder = BatchBuilder::with_fields(cur.fields.iter().cloned());
-            builder.reserve(batch.len());
-            let mut dec = batch
-                .decoder()
-                .map_err(|e| Error::internal(e.to_string()))?;
-            let mut row = Vec::with_capacity(cur.out_cols.len());
-            while dec
-                .next_row(&mut row)
-                .map_err(|e| Error::internal(e.to_string()))?
-            {
-                let mut values = Vec::with_capacity(cur.out_cols.len() + 1);
-                for &i in &cur.out_cols {
-                    values.push(mysql::to_value(&row[i]));
-                }
-                values.push(cur.table_value.clone());
-                let mut id = cur.id_prefix.clone();
-                let mut first = true;
-                for &k in &cur.key_cols {
-                    // Elastic leaves NULL key values out of the id.
-                    if row[k] == My::Null {
-                        continue;
-                    }
-                    if !first {
-                        id.push('_');
-                    }
-                    first = false;
-                    id_part(&row[k], &mut id);
-                }
-                builder.push(id, Some(cur.timestamp.clone()), values);
             }
-            if !builder.is_empty() {
-                return Ok(Some(builder.finish()));
-            }
+            return Ok(Some(BatchBuilder::new().finish()));
         }
     }
 }
@@ -649,12 +593,13 @@ mod tests {
 
     #[test]
     fn ids_are_python_str() {
+        use tributary_sdk::mysql::Value as My;
         let mut id = String::new();
-        id_part(&My::Int8(42), &mut id);
+        mysql::id_text(&My::Int8(42), &mut id);
         id.push('_');
-        id_part(&My::Numeric("18446744073709551615"), &mut id);
+        mysql::id_text(&My::Numeric("18446744073709551615"), &mut id);
         id.push('_');
-        id_part(&My::Float8(2.0), &mut id);
+        mysql::id_text(&My::Float8(2.0), &mut id);
         assert_eq!(id, "42_18446744073709551615_2.0");
     }
 }

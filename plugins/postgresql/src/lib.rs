@@ -21,14 +21,14 @@
 //! with a message saying what the server needs.
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::fmt::Write as _;
 
 use serde_json::Value as Json;
 use tributary_sdk::postgresql::changes::{self, Capture, Changes};
-use tributary_sdk::postgresql::{self, Pg, Rows, Session};
+use tributary_sdk::postgresql::{self, Rows, Session};
+use tributary_sdk::shape::Shape;
 use tributary_sdk::{
-    Batch, BatchBuilder, Config, Document, DocumentStream, Error, Features, Field, FieldError,
-    JobKind, Metadata, Operation, Schema, Source, SyncRequest, Value,
+    Batch, BatchBuilder, Config, DocumentStream, Error, Features, Field, FieldError, JobKind,
+    Metadata, Operation, Schema, Source, SyncRequest, Value,
 };
 
 /// The plugin.
@@ -422,18 +422,10 @@ enum Work {
     Rule { rule: Rule, keys: Vec<String> },
 }
 
-/// One running statement and how its rows become documents.
+/// One running statement and how the host turns its rows into documents.
 struct Current {
     rows: Rows,
-    fields: Vec<String>,
-    /// Result column for each emitted field (before the fixed `table`, `schema`, `database`).
-    out_cols: Vec<usize>,
-    /// Result columns whose values make the id.
-    key_cols: Vec<usize>,
-    /// `<database>_<schema>_<tables>_`.
-    id_prefix: String,
-    table_value: Value,
-    timestamp: String,
+    shape: Shape,
 }
 
 /// An incremental sync's state: the host's change reader, the primary key of
@@ -448,8 +440,7 @@ struct Incremental {
 /// full sync gave the row.
 struct Deleting {
     rows: Rows,
-    /// `<database>_<schema>_<table>_`.
-    id_prefix: String,
+    shape: Shape,
 }
 
 /// A running sync.
@@ -635,8 +626,6 @@ impl PgSync {
             .filter(|&i| seen.insert(names[i].clone()))
             .collect();
         out_cols.reverse();
-        let mut fields: Vec<String> = out_cols.iter().map(|&i| names[i].clone()).collect();
-        fields.extend(["table", "schema", "database"].map(String::from));
         let mut key_cols = Vec::new();
         for k in &keys {
             match out_cols.iter().find(|&&i| &names[i] == k) {
@@ -650,41 +639,17 @@ impl PgSync {
             }
         }
         let timestamp = self.timestamp(&tables);
-        Ok(Current {
-            rows,
-            fields,
-            out_cols,
-            key_cols,
-            id_prefix: format!("{}_{}_{}_", s.database, s.schema, part),
-            table_value,
-            timestamp,
-        })
-    }
-}
-
-/// Python's `str()` of the driver value, which is what Elastic's ids are made of.
-fn id_part(v: &Pg<'_>, out: &mut String) {
-    match v {
-        Pg::Bool(true) => out.push_str("True"),
-        Pg::Bool(false) => out.push_str("False"),
-        Pg::Text(s) | Pg::Numeric(s) | Pg::Other(s) => out.push_str(s),
-        // write! into the id avoids a temporary String per key value.
-        Pg::Int2(i) => {
-            let _ = write!(out, "{i}");
+        let mut shape = Shape::new(format!("{}_{}_{}_", s.database, s.schema, part));
+        for &i in &out_cols {
+            shape = shape.column(names[i].clone(), i);
         }
-        Pg::Int4(i) => {
-            let _ = write!(out, "{i}");
-        }
-        Pg::Int8(i) => {
-            let _ = write!(out, "{i}");
-        }
-        Pg::Float8(f) if f.is_finite() && f.fract() == 0.0 && f.abs() < 1e16 => {
-            out.push_str(&format!("{f:.1}"))
-        }
-        Pg::Timestamp(_) | Pg::TimestampTz(_) => {
-            out.push_str(&postgresql::to_text(v).replacen('T', " ", 1))
-        }
-        v => out.push_str(&postgresql::to_text(v)),
+        let shape = shape
+            .constant("table", table_value)
+            .constant("schema", Value::Text(s.schema.clone()))
+            .constant("database", Value::Text(s.database.clone()))
+            .id_columns(key_cols)
+            .timestamp(Some(timestamp));
+        Ok(Current { rows, shape })
     }
 }
 
@@ -713,9 +678,13 @@ impl PgSync {
             )));
         };
         let s = &self.settings;
+        // Every column of a deleted key makes the id, as in a full sync.
+        let key_count = t.deletes.columns().len();
         inc.deleting = Some(Deleting {
             rows: t.deletes,
-            id_prefix: format!("{}_{}_{}_", s.database, s.schema, t.table),
+            shape: Shape::new(format!("{}_{}_{}_", s.database, s.schema, t.table))
+                .id_columns(0..key_count)
+                .operation(Operation::Delete),
         });
         let keys = pk
             .iter()
@@ -726,52 +695,23 @@ impl PgSync {
         Ok(true)
     }
 
-    /// One batch of `delete`s of the table being read; `None` when its deletions
-    /// are done.
-    fn next_deletes(&mut self) -> Result<Option<Batch>, Error> {
+    /// One batch of `delete`s of the table being read, emitted by the host;
+    /// `false` when its deletions are done.
+    fn next_deletes(&mut self) -> Result<bool, Error> {
         let Some(inc) = self.incremental.as_mut() else {
-            return Ok(None);
+            return Ok(false);
         };
         let Some(d) = inc.deleting.as_mut() else {
-            return Ok(None);
+            return Ok(false);
         };
-        let Some(batch) = d
+        let n = d
             .rows
-            .next_batch(self.batch_size)
-            .map_err(|e| source_err("Reading deleted keys", e))?
-        else {
+            .emit(&d.shape, self.batch_size)
+            .map_err(|e| source_err("Reading deleted keys", e))?;
+        if n == 0 {
             inc.deleting = None;
-            return Ok(None);
-        };
-        let mut builder = BatchBuilder::with_fields(Vec::<String>::new());
-        let mut dec = batch
-            .decoder()
-            .map_err(|e| Error::internal(e.to_string()))?;
-        let mut row = Vec::new();
-        while dec
-            .next_row(&mut row)
-            .map_err(|e| Error::internal(e.to_string()))?
-        {
-            let mut id = d.id_prefix.clone();
-            let mut first = true;
-            for v in &row {
-                if *v == Pg::Null {
-                    continue;
-                }
-                if !first {
-                    id.push('_');
-                }
-                first = false;
-                id_part(v, &mut id);
-            }
-            builder.push_document(Document {
-                id,
-                operation: Operation::Delete,
-                timestamp: None,
-                values: Vec::new(),
-            });
         }
-        Ok(Some(builder.finish()))
+        Ok(n > 0)
     }
 }
 
@@ -785,15 +725,14 @@ impl DocumentStream for PgSync {
         serde_json::from_str(&text).ok()
     }
 
+    /// The host shapes the documents (`Rows::emit`): each call emits one batch
+    /// of rows and returns an empty batch of its own.
     fn next_batch(&mut self) -> Result<Option<Batch>, Error> {
         loop {
             if self.current.is_none() {
                 if self.incremental.is_some() {
-                    if let Some(batch) = self.next_deletes()? {
-                        if !batch.is_empty() {
-                            return Ok(Some(batch));
-                        }
-                        continue;
+                    if self.next_deletes()? {
+                        return Ok(Some(BatchBuilder::new().finish()));
                     }
                     if !self.next_changes()? {
                         return Ok(None);
@@ -808,51 +747,15 @@ impl DocumentStream for PgSync {
             let Some(cur) = self.current.as_mut() else {
                 continue;
             };
-            let Some(batch) = cur
+            let n = cur
                 .rows
-                .next_batch(self.batch_size)
-                .map_err(|e| source_err("Reading rows", e))?
-            else {
+                .emit(&cur.shape, self.batch_size)
+                .map_err(|e| source_err("Reading rows", e))?;
+            if n == 0 {
                 self.current = None;
                 continue;
-            };
-            let mut builder = BatchBuilder::with_fields(cur.fields.iter().cloned());
-            builder.reserve(batch.len());
-            let mut dec = batch
-                .decoder()
-                .map_err(|e| Error::internal(e.to_string()))?;
-            let mut row = Vec::with_capacity(cur.out_cols.len());
-            let schema = &self.settings.schema;
-            let database = &self.settings.database;
-            while dec
-                .next_row(&mut row)
-                .map_err(|e| Error::internal(e.to_string()))?
-            {
-                let mut values = Vec::with_capacity(cur.out_cols.len() + 3);
-                for &i in &cur.out_cols {
-                    values.push(postgresql::to_value(&row[i]));
-                }
-                values.push(cur.table_value.clone());
-                values.push(Value::Text(schema.clone()));
-                values.push(Value::Text(database.clone()));
-                let mut id = cur.id_prefix.clone();
-                let mut first = true;
-                for &k in &cur.key_cols {
-                    // Elastic leaves NULL key values out of the id.
-                    if row[k] == Pg::Null {
-                        continue;
-                    }
-                    if !first {
-                        id.push('_');
-                    }
-                    first = false;
-                    id_part(&row[k], &mut id);
-                }
-                builder.push(id, Some(cur.timestamp.clone()), values);
             }
-            if !builder.is_empty() {
-                return Ok(Some(builder.finish()));
-            }
+            return Ok(Some(BatchBuilder::new().finish()));
         }
     }
 }
@@ -920,8 +823,9 @@ mod tests {
     fn names_and_ids() {
         assert_eq!(field_name("public", "Album", "Title"), "public_album_title");
         let mut id = String::new();
-        id_part(&Pg::Bool(true), &mut id);
-        id_part(&Pg::Float8(2.0), &mut id);
+        use tributary_sdk::postgresql::Pg;
+        postgresql::id_text(&Pg::Bool(true), &mut id);
+        postgresql::id_text(&Pg::Float8(2.0), &mut id);
         assert_eq!(id, "True2.0");
     }
 }

@@ -13,7 +13,7 @@ pub mod v0_2;
 use wasmtime::component::{HasSelf, InstancePre, Linker, ResourceAny};
 use wasmtime::Store;
 
-pub use v0_2::wit_types;
+pub use v0_2::{wit_shaping, wit_types};
 
 use super::state::HostState;
 use super::version::Contract;

@@ -21,8 +21,10 @@
 //! | `sql` | runs the `sql` setting and returns its first column of every row as documents |
 //! | `sessions` | opens `count` PostgreSQL sessions and holds them |
 //! | `slow-sql` | runs a statement that never ends on its own |
+//! | `shape` | has the host shape `count` rows into documents with field `field` from column `column`, ignoring the host's errors |
 
 use tributary_sdk::postgresql::{self, Session};
+use tributary_sdk::shape::Shape;
 use tributary_sdk::{
     log, Batch, BatchBuilder, Config, DocumentStream, Error, Field, Metadata, Schema, Source,
     SyncRequest, Value,
@@ -183,6 +185,29 @@ impl Job {
         Ok(b.finish())
     }
 
+    /// Has the host shape `count` rows into documents with field `field` from
+    /// result column `column`, ignoring every error the host returns: a refused
+    /// shape must fail the job anyway.
+    fn shape(&self) -> Result<Batch, Error> {
+        let count = self.count(10);
+        let field = self.config.str("field").unwrap_or("n").to_string();
+        let column = self.config.int("column").unwrap_or(0) as usize;
+        let session = postgresql::connect().map_err(|e| Error::connection(e.to_string()))?;
+        let mut rows = session
+            .query(
+                "SELECT g FROM generate_series(1, $1) AS g",
+                &[postgresql::Param::Int(count as i64)],
+            )
+            .map_err(|e| Error::source(e.to_string()))?;
+        let shape = Shape::new("row_").column(field, column).id_columns([0]);
+        while let Ok(n) = rows.emit(&shape, 1000) {
+            if n == 0 {
+                break;
+            }
+        }
+        Ok(BatchBuilder::new().finish())
+    }
+
     fn flood(&self) {
         let n = self.count(1_000_000);
         log::info("plain line before the flood");
@@ -282,6 +307,7 @@ impl DocumentStream for Job {
                 one("done", "doc-1", Value::Bool(true))
             }
             "sql" => self.sql()?,
+            "shape" => self.shape()?,
             "sessions" => one("sessions", "doc-1", Value::Int(self.sessions.len() as i64)),
             "slow-sql" => {
                 let session =

@@ -2,6 +2,7 @@
 //! types are this version's, and its imports are served directly, one module per
 //! capability.
 
+mod documents;
 mod filesystem;
 mod http;
 mod mysql;
@@ -30,6 +31,7 @@ wasmtime::component::bindgen!({
     },
 });
 
+pub use self::tributary::connector::shaping as wit_shaping;
 pub use self::tributary::connector::types as wit_types;
 
 use self::tributary::connector::logging;

@@ -7,7 +7,7 @@ use tributary_capability_mysql as my;
 use super::super::super::state::HostState;
 pub use super::tributary::connector::mysql as wit_my;
 
-fn my_error(e: my::MysqlError) -> wit_my::MysqlError {
+pub(super) fn my_error(e: my::MysqlError) -> wit_my::MysqlError {
     wit_my::MysqlError {
         code: e.code,
         sqlstate: e.sqlstate,
