@@ -800,7 +800,7 @@ fn all(args: AllArgs) -> Result<()> {
             started_at: now_utc(),
             command: "cargo xtask bench".into(),
             machine: machine(pg_version),
-            wasm_path: "(b) runs the real plugin runtime in-process (`PluginRuntime::load_dir` → `LoadedPlugin::start_sync` → \
+            wasm_path: "(b) runs the real plugin runtime in-process (`PluginRuntime::load_file` → `LoadedPlugin::start_sync` → \
                         `run_sync` with the Elasticsearch client), in a child process of its own whose peak RSS is reported."
                 .into(),
             tables,

@@ -57,6 +57,14 @@
 //! is a module behind a cargo feature of the same name (`postgresql` is on by
 //! default); whether a plugin gets the capability is the operator's grant, checked by
 //! the host, never the SDK's.
+//!
+//! # Documents straight from rows
+//!
+//! A database plugin that passes columns through can let the host build its
+//! documents: describe the row → document mapping once with a [`shape::Shape`] and
+//! call `Rows::emit` (PostgreSQL or MySQL). The values then never enter the plugin
+//! — the host maps them with the same lossless mapping as `to_value` — which is
+//! the fast path (see the README's benchmark section).
 
 #![warn(missing_docs)]
 

@@ -59,6 +59,29 @@ impl Shape {
         }
     }
 
+    /// Elastic's document for a result with columns `names`: one field per
+    /// distinct name — a later column of the same name wins, as in the Python
+    /// dict Elastic's connectors build — and the id made of the columns named
+    /// `keys`, in that order. `Err` holds the first key no column has.
+    pub fn from_result(
+        id_prefix: impl Into<String>,
+        names: &[String],
+        keys: &[String],
+    ) -> Result<Self, String> {
+        let last_of = |name: &String| names.iter().rposition(|n| n == name);
+        let mut shape = Shape::new(id_prefix);
+        for (i, name) in names.iter().enumerate() {
+            if last_of(name) == Some(i) {
+                shape = shape.column(name.clone(), i);
+            }
+        }
+        let mut id_columns = Vec::with_capacity(keys.len());
+        for k in keys {
+            id_columns.push(last_of(k).ok_or_else(|| k.clone())?);
+        }
+        Ok(shape.id_columns(id_columns))
+    }
+
     /// Field `name` takes the value of result column `column`.
     pub fn column(mut self, name: impl Into<String>, column: usize) -> Self {
         self.fields.push(name.into());
@@ -122,5 +145,34 @@ impl Shape {
             operation: self.operation.into_wit(),
             timestamp: self.timestamp.clone(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(n: &[&str]) -> Vec<String> {
+        n.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn a_result_shape_keeps_the_last_column_of_a_name() {
+        let s = Shape::from_result("t_", &names(&["id", "a", "id", "b"]), &names(&["id"]))
+            .expect("shape");
+        assert_eq!(s.fields(), ["a", "id", "b"]);
+        assert_eq!(
+            s.values,
+            [
+                FieldValue::Column(1),
+                FieldValue::Column(2),
+                FieldValue::Column(3)
+            ]
+        );
+        assert_eq!(s.id_columns, [2]);
+        assert_eq!(
+            Shape::from_result("t_", &names(&["a"]), &names(&["id"])),
+            Err("id".to_string())
+        );
     }
 }

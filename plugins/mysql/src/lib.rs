@@ -12,7 +12,7 @@
 //! advanced rule whose id columns are missing fails the sync instead of being
 //! skipped.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::VecDeque;
 
 use serde_json::Value as Json;
 use tributary_sdk::mysql::{self, MysqlError, Rows, Session};
@@ -471,35 +471,17 @@ impl MySync {
                 .map_err(|e| source_err(&format!("Running the advanced rule query '{q}'"), e))?,
         };
         let names: Vec<String> = rows.columns().iter().map(|c| c.name.clone()).collect();
-        // Duplicate names collapse, the last column wins (as in Elastic's dict).
-        let mut seen = HashSet::new();
-        let mut out_cols: Vec<usize> = (0..names.len())
-            .rev()
-            .filter(|&i| seen.insert(names[i].clone()))
-            .collect();
-        out_cols.reverse();
-        let mut key_cols = Vec::new();
-        for k in &keys {
-            match out_cols.iter().find(|&&i| &names[i] == k) {
-                Some(&i) => key_cols.push(i),
-                None => {
-                    return Err(Error::config(format!(
-                        "The result for {} has no column '{k}' to make the ids from; columns: {}",
-                        tables.join(", "),
-                        names.join(", ")
-                    )))
-                }
-            }
-        }
         let mut sorted = tables.clone();
         sorted.sort();
-        let mut shape = Shape::new(format!("{}_", sorted.join("_")));
-        for &i in &out_cols {
-            shape = shape.column(names[i].clone(), i);
-        }
-        let shape = shape
+        let shape = Shape::from_result(format!("{}_", sorted.join("_")), &names, &keys)
+            .map_err(|k| {
+                Error::config(format!(
+                    "The result for {} has no column '{k}' to make the ids from; columns: {}",
+                    tables.join(", "),
+                    names.join(", ")
+                ))
+            })?
             .constant("Table", table_value)
-            .id_columns(key_cols)
             .timestamp(Some(timestamp));
         Ok(Current { rows, shape })
     }

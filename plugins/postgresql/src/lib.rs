@@ -20,7 +20,7 @@
 //! `REPLICATION`; without them full syncs work as before and incremental syncs end
 //! with a message saying what the server needs.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 
 use serde_json::Value as Json;
 use tributary_sdk::postgresql::changes::{self, Capture, Changes};
@@ -614,41 +614,23 @@ impl PgSync {
         table_value: Value,
     ) -> Result<Current, Error> {
         let s = &self.settings;
-        // Duplicate names collapse, the last column wins (as in Elastic's dict).
         let names: Vec<String> = rows
             .columns()
             .iter()
             .map(|c| field_name(&s.schema, &part, &c.name))
             .collect();
-        let mut seen = HashSet::new();
-        let mut out_cols: Vec<usize> = (0..names.len())
-            .rev()
-            .filter(|&i| seen.insert(names[i].clone()))
-            .collect();
-        out_cols.reverse();
-        let mut key_cols = Vec::new();
-        for k in &keys {
-            match out_cols.iter().find(|&&i| &names[i] == k) {
-                Some(&i) => key_cols.push(i),
-                None => {
-                    return Err(Error::config(format!(
+        let prefix = format!("{}_{}_{}_", s.database, s.schema, part);
+        let shape = Shape::from_result(prefix, &names, &keys)
+            .map_err(|k| {
+                Error::config(format!(
                     "The query for {part} returns no column for the id column '{k}'; available: {}",
                     names.join(", ")
-                )))
-                }
-            }
-        }
-        let timestamp = self.timestamp(&tables);
-        let mut shape = Shape::new(format!("{}_{}_{}_", s.database, s.schema, part));
-        for &i in &out_cols {
-            shape = shape.column(names[i].clone(), i);
-        }
-        let shape = shape
+                ))
+            })?
             .constant("table", table_value)
             .constant("schema", Value::Text(s.schema.clone()))
             .constant("database", Value::Text(s.database.clone()))
-            .id_columns(key_cols)
-            .timestamp(Some(timestamp));
+            .timestamp(Some(self.timestamp(&tables)));
         Ok(Current { rows, shape })
     }
 }
