@@ -355,12 +355,12 @@ fn valid_endpoint(url: &str) -> bool {
         && !url.chars().any(char::is_whitespace)
 }
 
+/// One extracted object and the value of its id field, if it has one.
+pub type Item = (Option<Json>, Map<String, Json>);
+
 /// Elastic's `extract_graphql_data_items`: the objects at each mapped path,
 /// each with its `_id` from the mapped field.
-pub fn extract(
-    data: &Json,
-    id_map: &[(String, String)],
-) -> Result<Vec<(Option<Json>, Map<String, Json>)>, Error> {
+pub fn extract(data: &Json, id_map: &[(String, String)]) -> Result<Vec<Item>, Error> {
     let mut out = Vec::new();
     for (path, id_field) in id_map {
         let mut level = data;

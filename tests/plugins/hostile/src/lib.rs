@@ -196,7 +196,7 @@ impl Job {
         let mut rows = session
             .query(
                 "SELECT g FROM generate_series(1, $1) AS g",
-                &[postgresql::Param::Int(count as i64)],
+                &[postgresql::Param::Int(count)],
             )
             .map_err(|e| Error::source(e.to_string()))?;
         let shape = Shape::new("row_").column(field, column).id_columns([0]);
