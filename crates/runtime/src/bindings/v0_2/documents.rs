@@ -1,6 +1,8 @@
 //! The `shaping`, `postgresql-documents` and `mysql-documents` imports of contract
 //! 0.2: rows the host turns into documents itself ([`crate::shaping`]).
 
+use std::future::Future;
+
 use wasmtime::component::Resource;
 
 use tributary_capability_mysql as my;
@@ -16,10 +18,51 @@ use super::tributary::connector::shaping as wit_shaping;
 
 impl wit_shaping::Host for HostState {}
 
+/// A capability's streaming result, as `emit` reads it: up to `max_rows` rows in
+/// the codec format, `None` at the end.
+trait RowSource: Send + 'static {
+    type Error;
+    fn next_rows(
+        &mut self,
+        max_rows: u32,
+    ) -> impl Future<Output = Result<Option<(u32, Vec<u8>)>, Self::Error>> + Send;
+}
+
+impl RowSource for pg::PgRows {
+    type Error = pg::PgError;
+    fn next_rows(
+        &mut self,
+        max_rows: u32,
+    ) -> impl Future<Output = Result<Option<(u32, Vec<u8>)>, pg::PgError>> + Send {
+        self.next(max_rows)
+    }
+}
+
+impl RowSource for my::MysqlRows {
+    type Error = my::MysqlError;
+    fn next_rows(
+        &mut self,
+        max_rows: u32,
+    ) -> impl Future<Output = Result<Option<(u32, Vec<u8>)>, my::MysqlError>> + Send {
+        self.next(max_rows)
+    }
+}
+
+/// Why `emit` emitted nothing: the host refused the shape (recorded, the job
+/// fails on it), or the data source failed.
+enum EmitError<E> {
+    Refused(String),
+    Source(E),
+}
+
 impl HostState {
-    /// A shape, or why it is refused. A refusal is also recorded, so the job fails
-    /// on it whatever the plugin does with the error.
-    fn checked_shape(&mut self, shape: wit_shaping::Shape) -> Result<(Shape, u32), String> {
+    /// Reads rows of `rows` and adds them to the pending documents as `shape`.
+    async fn emit_from<R: RowSource>(
+        &mut self,
+        rows: Resource<R>,
+        shape: wit_shaping::Shape,
+        max_rows: u32,
+    ) -> wasmtime::Result<Result<u32, EmitError<R::Error>>> {
         let pending = self.shaped.len();
         let checked = if pending >= shaping::MAX_PENDING {
             Err(format!(
@@ -29,23 +72,33 @@ impl HostState {
         } else {
             Shape::new(shape)
         };
-        match checked {
-            Ok(shape) => Ok((shape, (shaping::MAX_PENDING - pending) as u32)),
-            Err(e) => Err(self.shape_refused(e)),
-        }
+        let shape = match checked {
+            Ok(shape) => shape,
+            Err(e) => return Ok(Err(EmitError::Refused(self.shape_refused(e)))),
+        };
+        let room = (shaping::MAX_PENDING - pending) as u32;
+        let data = match self
+            .table
+            .get_mut(&rows)?
+            .next_rows(max_rows.min(room))
+            .await
+        {
+            Ok(Some((_, data))) => data,
+            Ok(None) => return Ok(Ok(0)),
+            Err(e) => return Ok(Err(EmitError::Source(e))),
+        };
+        let mut shaped = std::mem::take(&mut self.shaped);
+        let result = shape.documents(&data, &mut shaped);
+        self.shaped = shaped;
+        Ok(result.map_err(|e| EmitError::Refused(self.shape_refused(e))))
     }
 
+    /// Records the first refusal (the job fails on it whatever the plugin does
+    /// with the error) and returns the message for the plugin.
     fn shape_refused(&mut self, message: String) -> String {
         let message = format!("emit: {message}");
         self.shape_violation.get_or_insert_with(|| message.clone());
         message
-    }
-
-    fn emit_rows(&mut self, shape: &Shape, data: &[u8]) -> Result<u32, String> {
-        let mut shaped = std::mem::take(&mut self.shaped);
-        let result = shape.documents(data, &mut shaped);
-        self.shaped = shaped;
-        result.map_err(|e| self.shape_refused(e))
     }
 }
 
@@ -56,19 +109,16 @@ impl wit_pgdocs::Host for HostState {
         shape: wit_shaping::Shape,
         max_rows: u32,
     ) -> wasmtime::Result<Result<u32, wit_pg::PgError>> {
-        let refused = |message| wit_pg::PgError {
-            sqlstate: None,
-            message,
-        };
-        let (shape, room) = match self.checked_shape(shape) {
-            Ok(s) => s,
-            Err(e) => return Ok(Err(refused(e))),
-        };
-        match self.table.get_mut(&rows)?.next(max_rows.min(room)).await {
-            Ok(Some((_, data))) => Ok(self.emit_rows(&shape, &data).map_err(refused)),
-            Ok(None) => Ok(Ok(0)),
-            Err(e) => Ok(Err(super::postgresql::pg_error(e))),
-        }
+        Ok(self
+            .emit_from(rows, shape, max_rows)
+            .await?
+            .map_err(|e| match e {
+                EmitError::Refused(message) => wit_pg::PgError {
+                    sqlstate: None,
+                    message,
+                },
+                EmitError::Source(e) => super::postgresql::pg_error(e),
+            }))
     }
 }
 
@@ -79,19 +129,16 @@ impl wit_mydocs::Host for HostState {
         shape: wit_shaping::Shape,
         max_rows: u32,
     ) -> wasmtime::Result<Result<u32, wit_my::MysqlError>> {
-        let refused = |message| wit_my::MysqlError {
-            code: None,
-            sqlstate: None,
-            message,
-        };
-        let (shape, room) = match self.checked_shape(shape) {
-            Ok(s) => s,
-            Err(e) => return Ok(Err(refused(e))),
-        };
-        match self.table.get_mut(&rows)?.next(max_rows.min(room)).await {
-            Ok(Some((_, data))) => Ok(self.emit_rows(&shape, &data).map_err(refused)),
-            Ok(None) => Ok(Ok(0)),
-            Err(e) => Ok(Err(super::mysql::my_error(e))),
-        }
+        Ok(self
+            .emit_from(rows, shape, max_rows)
+            .await?
+            .map_err(|e| match e {
+                EmitError::Refused(message) => wit_my::MysqlError {
+                    code: None,
+                    sqlstate: None,
+                    message,
+                },
+                EmitError::Source(e) => super::mysql::my_error(e),
+            }))
     }
 }
