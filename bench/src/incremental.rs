@@ -202,16 +202,7 @@ pub fn run(mut args: AllArgs, rows: u64, own_cluster: bool) -> Result<()> {
             .notes
             .push(format!("MISMATCH: index count {count}"));
     }
-    if let Some(dir) = out.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    }
-    std::fs::write(
-        &out,
-        serde_json::to_vec_pretty(&b.results).context("encoding the results")?,
-    )
-    .with_context(|| format!("writing {}", out.display()))?;
-    eprintln!("bench: raw numbers in {}", out.display());
-    Ok(())
+    b.results.save(&out)
 }
 
 fn mib(b: u64) -> f64 {

@@ -318,16 +318,7 @@ fn faults_429(args: AllArgs, rows: u64, rate: f64) -> Result<()> {
     }
     b.es.delete_index(&clean_index)?;
     b.es.delete_index(&faulty_index)?;
-    if let Some(dir) = out.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    }
-    std::fs::write(
-        &out,
-        serde_json::to_vec_pretty(&b.results).context("encoding the results")?,
-    )
-    .with_context(|| format!("writing {}", out.display()))?;
-    eprintln!("bench: raw numbers in {}", out.display());
-    Ok(())
+    b.results.save(&out)
 }
 
 /// A folder holding only `postgresql.wasm` from `plugins`: the binary runs then

@@ -126,16 +126,7 @@ pub fn run(args: AllArgs, my: MyConn, sizes: Vec<u64>) -> Result<()> {
         b.results.notes.push(l.clone());
     }
     let out = args.out.with_file_name("mysql.json");
-    if let Some(dir) = out.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    }
-    std::fs::write(
-        &out,
-        serde_json::to_vec_pretty(&b.results).context("encoding the results")?,
-    )
-    .with_context(|| format!("writing {}", out.display()))?;
-    eprintln!("bench: raw numbers in {}", out.display());
-    Ok(())
+    b.results.save(&out)
 }
 
 /// Both paths must write the same lines, or the ratio compares different work.

@@ -112,6 +112,21 @@ fn find<'a>(runs: &'a [Run], key: &str, rows: u64) -> Option<&'a Run> {
 }
 
 impl Results {
+    /// Writes the raw numbers as pretty JSON to `out` (creating its folder) and says where.
+    pub fn save(&self, out: &std::path::Path) -> anyhow::Result<()> {
+        use anyhow::Context;
+        if let Some(dir) = out.parent() {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+        std::fs::write(
+            out,
+            serde_json::to_vec_pretty(self).context("encoding the results")?,
+        )
+        .with_context(|| format!("writing {}", out.display()))?;
+        eprintln!("bench: raw numbers in {}", out.display());
+        Ok(())
+    }
+
     /// Derives the target checks from the runs.
     pub fn derive_checks(&mut self) {
         let mut checks = Vec::new();
