@@ -30,7 +30,7 @@ pub mod sql;
 mod wire;
 
 pub use policy::{host_allowed, PgGrant, PgPolicy, CREDENTIAL_KEYS, DEFAULT_STATEMENT_TIMEOUT_MS};
-pub use rows::{PgRows, MAX_FETCH_ROWS};
+pub use rows::{Each, PgRows, MAX_FETCH_ROWS};
 pub use session::{quote_ident, PgSession, SessionSlots};
 pub use sql::Refusal;
 

@@ -8,7 +8,7 @@ use bytes::BytesMut;
 use tokio::task::JoinHandle;
 use tokio_postgres::types::{IsNull, ToSql, Type};
 use tokio_postgres::{Row, Statement};
-use tributary_codec::Encoder;
+use tributary_codec::{Decoder, Encoder, Value};
 
 use super::session::{rollback_to, Handle};
 use super::{wire, Column, Param, PgError};
@@ -124,20 +124,149 @@ impl PgRows {
         self.columns.clone()
     }
 
+    /// How many columns each row has.
+    pub fn width(&self) -> usize {
+        self.columns.len()
+    }
+
     /// Up to `max_rows` rows encoded in the `tributary-codec` format: `(rows, bytes)`.
     /// `None` once the result is exhausted.
     pub async fn next(&mut self, max_rows: u32) -> Result<Option<(u32, Vec<u8>)>, PgError> {
+        let Some(rows) = self.next_rows(max_rows).await? else {
+            return Ok(None);
+        };
+        let mut enc = Encoder::with_capacity(self.plans.len() as u32, 64 * 1024);
+        let encoded = rows.iter().try_for_each(|row| {
+            enc.begin_row();
+            self.plans.iter().enumerate().try_for_each(|(i, plan)| {
+                let raw: wire::Raw<'_> = row.try_get(i)?;
+                wire::encode(&mut enc, plan, raw.0)
+            })
+        });
+        match encoded {
+            Ok(()) => Ok(Some((enc.rows(), enc.finish()))),
+            Err(e) => Err(self.fail(e).await),
+        }
+    }
+
+    /// Up to `max_rows` rows handed to `f` one by one as codec values read straight
+    /// from the wire — no codec buffer between the server and `f` (the host shapes
+    /// documents this way, WIT `shaping`). The number of rows; `None` once the
+    /// result is exhausted. An error from `f` stops the batch and is returned as
+    /// [`Each::Stopped`]; the rows of the batch are consumed either way.
+    pub async fn next_each<E>(
+        &mut self,
+        max_rows: u32,
+        f: impl FnMut(&[Value<'_>]) -> Result<(), E>,
+    ) -> Result<Option<u32>, Each<E>> {
+        let Some(rows) = self.next_rows(max_rows).await.map_err(Each::Source)? else {
+            return Ok(None);
+        };
+        match self.visit(&rows, f) {
+            Ok(()) => Ok(Some(rows.len() as u32)),
+            Err(Each::Source(e)) => Err(Each::Source(self.fail(e).await)),
+            Err(stopped) => Err(stopped),
+        }
+    }
+
+    /// Two passes over a batch: first the values that need new bytes (numeric
+    /// text, arrays) are built for every row into two batch-wide buffers, then each
+    /// row's values borrow the wire bytes and those buffers, which no longer change.
+    fn visit<E>(
+        &self,
+        rows: &[Row],
+        mut f: impl FnMut(&[Value<'_>]) -> Result<(), E>,
+    ) -> Result<(), Each<E>> {
+        let routes: Vec<wire::Route> = self.plans.iter().map(wire::Plan::route).collect();
+        let encoded_columns = routes
+            .iter()
+            .filter(|r| **r == wire::Route::Encoded)
+            .count() as u32;
+        let mut numeric = String::new();
+        let mut numeric_ends: Vec<usize> = Vec::new();
+        let mut encoded = Encoder::new(encoded_columns);
+        let has_built = routes.iter().any(|r| *r != wire::Route::Borrowed);
+        if has_built {
+            for row in rows {
+                if encoded_columns > 0 {
+                    encoded.begin_row();
+                }
+                for (i, (plan, route)) in self.plans.iter().zip(&routes).enumerate() {
+                    match route {
+                        wire::Route::Borrowed => {}
+                        wire::Route::Numeric => {
+                            let raw: wire::Raw<'_> = row.try_get(i).map_err(PgError::from)?;
+                            if let Some(b) = raw.0 {
+                                wire::numeric_text(b, &mut numeric)?;
+                            }
+                            numeric_ends.push(numeric.len());
+                        }
+                        wire::Route::Encoded => {
+                            let raw: wire::Raw<'_> = row.try_get(i).map_err(PgError::from)?;
+                            wire::encode(&mut encoded, plan, raw.0)?;
+                        }
+                    }
+                }
+            }
+        }
+        let encoded = encoded.finish();
+        let mut built = Decoder::new(&encoded).map_err(|e| PgError::local(e.to_string()))?;
+        let mut built_row: Vec<Value<'_>> = Vec::with_capacity(encoded_columns as usize);
+        let mut values: Vec<Value<'_>> = Vec::with_capacity(self.plans.len());
+        let (mut next_numeric, mut start) = (0, 0);
+        for row in rows {
+            values.clear();
+            if encoded_columns > 0 {
+                built
+                    .next_row(&mut built_row)
+                    .map_err(|e| PgError::local(e.to_string()))?;
+            }
+            let mut next_built = 0;
+            for (i, (plan, route)) in self.plans.iter().zip(&routes).enumerate() {
+                let raw: wire::Raw<'_> = row.try_get(i).map_err(PgError::from)?;
+                values.push(match (route, raw.0) {
+                    (wire::Route::Numeric, raw) => {
+                        let end = numeric_ends[next_numeric];
+                        next_numeric += 1;
+                        let text = &numeric[start..end];
+                        start = end;
+                        match raw {
+                            Some(_) => Value::Numeric(text),
+                            None => Value::Null,
+                        }
+                    }
+                    (wire::Route::Encoded, _) => {
+                        next_built += 1;
+                        std::mem::replace(&mut built_row[next_built - 1], Value::Null)
+                    }
+                    (wire::Route::Borrowed, None) => Value::Null,
+                    (wire::Route::Borrowed, Some(b)) => wire::borrowed(plan, b)?,
+                });
+            }
+            f(&values).map_err(Each::Stopped)?;
+        }
+        Ok(())
+    }
+
+    /// Up to `n` rows (the carry first, then `FETCH`es), with the next `FETCH`
+    /// started ahead; `None` once the result is exhausted. A failure rolls the
+    /// result back and ends it.
+    async fn next_rows(&mut self, max_rows: u32) -> Result<Option<Vec<Row>>, PgError> {
         if self.done {
             return Ok(None);
         }
-        match self.fetch_batch(max_rows.clamp(1, MAX_FETCH_ROWS)).await {
-            Ok(r) => Ok(r),
-            Err(e) => {
-                self.done = true;
-                rollback_to(&self.conn.0.client, self.n).await;
-                Err(e)
-            }
+        match self.take_rows(max_rows.clamp(1, MAX_FETCH_ROWS)).await {
+            Ok(rows) if rows.is_empty() => Ok(None),
+            Ok(rows) => Ok(Some(rows)),
+            Err(e) => Err(self.fail(e).await),
         }
+    }
+
+    /// Ends the result after a failure: rolls back to its savepoint.
+    async fn fail(&mut self, e: PgError) -> PgError {
+        self.done = true;
+        rollback_to(&self.conn.0.client, self.n).await;
+        e
     }
 
     async fn fetch_stmt(&mut self, n: u32) -> Result<Statement, PgError> {
@@ -173,15 +302,13 @@ impl PgRows {
         ))
     }
 
-    async fn fetch_batch(&mut self, n: u32) -> Result<Option<(u32, Vec<u8>)>, PgError> {
-        let mut enc = Encoder::with_capacity(self.plans.len() as u32, 64 * 1024);
-        while enc.rows() < n {
-            if let Some(row) = self.carry.pop_front() {
-                enc.begin_row();
-                for (i, plan) in self.plans.iter().enumerate() {
-                    let raw: wire::Raw<'_> = row.try_get(i)?;
-                    wire::encode(&mut enc, plan, raw.0)?;
-                }
+    async fn take_rows(&mut self, n: u32) -> Result<Vec<Row>, PgError> {
+        let n = n as usize;
+        let mut out = Vec::new();
+        while out.len() < n {
+            if !self.carry.is_empty() {
+                let k = (n - out.len()).min(self.carry.len());
+                out.extend(self.carry.drain(..k));
                 continue;
             }
             if self.exhausted {
@@ -189,7 +316,7 @@ impl PgRows {
             }
             let (asked, task) = match self.pending.take() {
                 Some(p) => p,
-                None => self.spawn_fetch(n).await?,
+                None => self.spawn_fetch(n as u32).await?,
             };
             // A lost connection or a server error surfaces here, never as an end of rows.
             let rows = task
@@ -198,14 +325,17 @@ impl PgRows {
             if (rows.len() as u64) < u64::from(asked) {
                 self.exhausted = true;
             }
-            self.carry.extend(rows);
+            if out.is_empty() && rows.len() <= n {
+                out = rows;
+            } else {
+                self.carry.extend(rows);
+            }
         }
-        // Prefetch while the plugin decodes this batch; memory stays bounded by
+        // Prefetch while the plugin works on this batch; memory stays bounded by
         // one batch in flight plus the carry.
-        if !self.exhausted && self.pending.is_none() && (self.carry.len() as u64) < u64::from(n) {
-            self.pending = Some(self.spawn_fetch(n).await?);
+        if !self.exhausted && self.pending.is_none() && self.carry.len() < n {
+            self.pending = Some(self.spawn_fetch(n as u32).await?);
         }
-        let rows = enc.rows();
         if self.exhausted && self.carry.is_empty() {
             self.done = true;
             // Free the portal now: a sync runs many statements in one transaction.
@@ -215,10 +345,23 @@ impl PgRows {
                 .batch_execute(&format!("CLOSE {}", self.cursor))
                 .await?;
         }
-        if rows == 0 {
-            return Ok(None);
-        }
-        Ok(Some((rows, enc.finish())))
+        Ok(out)
+    }
+}
+
+/// Why [`PgRows::next_each`] stopped early.
+#[derive(Debug)]
+pub enum Each<E> {
+    /// The server or the connection failed, or a value was malformed; the result
+    /// is ended.
+    Source(PgError),
+    /// The caller's function returned an error.
+    Stopped(E),
+}
+
+impl<E> From<PgError> for Each<E> {
+    fn from(e: PgError) -> Self {
+        Each::Source(e)
     }
 }
 

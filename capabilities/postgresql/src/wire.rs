@@ -3,7 +3,7 @@
 
 use tokio_postgres::types::{FromSql, Kind as PgKind, Type};
 use tributary_codec::{
-    Date, Encoder, Inet, Interval, Kind, Time, TimeTz, Timestamp, TimestampTz, Uuid,
+    Date, Encoder, Inet, Interval, Kind, Time, TimeTz, Timestamp, TimestampTz, Uuid, Value,
 };
 
 use super::PgError;
@@ -156,6 +156,98 @@ fn i32_at(b: &[u8], at: usize, what: &str) -> Result<i32, PgError> {
     be::<4>(b, at, what).map(i32::from_be_bytes)
 }
 
+/// Where a column's value comes from when rows are read without the codec
+/// ([`crate::PgRows::next_each`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    /// Read straight from the wire bytes, borrowing them ([`borrowed`]).
+    Borrowed,
+    /// Exact decimal text built by the host ([`numeric_text`]).
+    Numeric,
+    /// Built through a codec buffer ([`encode`]): a high-bit `"char"`, arrays.
+    Encoded,
+}
+
+impl Plan {
+    /// How [`crate::PgRows::next_each`] reads this column.
+    pub fn route(&self) -> Route {
+        match self {
+            Plan::Numeric => Route::Numeric,
+            Plan::Char | Plan::Array(_) => Route::Encoded,
+            _ => Route::Borrowed,
+        }
+    }
+}
+
+/// One value read straight from its wire bytes for a [`Route::Borrowed`] plan:
+/// text is checked as UTF-8 and borrowed, nothing is copied.
+pub fn borrowed<'a>(plan: &Plan, b: &'a [u8]) -> Result<Value<'a>, PgError> {
+    let utf8 = |b: &'a [u8], what: &str| std::str::from_utf8(b).map_err(|_| malformed(what));
+    Ok(match plan {
+        Plan::Bool => Value::Bool(*b.first().ok_or_else(|| malformed("bool"))? != 0),
+        Plan::Int2 => Value::Int2(i16::from_be_bytes(be(b, 0, "int2")?)),
+        Plan::Int4 => Value::Int4(i32::from_be_bytes(be(b, 0, "int4")?)),
+        Plan::Int8 => Value::Int8(i64::from_be_bytes(be(b, 0, "int8")?)),
+        Plan::Oid => Value::Int8(u32::from_be_bytes(be(b, 0, "oid")?) as i64),
+        Plan::Float4 => Value::Float4(f32::from_be_bytes(be(b, 0, "float4")?)),
+        Plan::Float8 => Value::Float8(f64::from_be_bytes(be(b, 0, "float8")?)),
+        // Plan::Other columns were cast to text; both are UTF-8 (client_encoding).
+        Plan::Text => Value::Text(utf8(b, "text")?),
+        Plan::Other => Value::Other(utf8(b, "text")?),
+        Plan::Bytea => Value::Bytea(b),
+        Plan::Json => Value::Json(utf8(b, "json")?),
+        Plan::Jsonb => Value::Jsonb(utf8(jsonb_body(b)?, "jsonb")?),
+        Plan::Date => Value::Date(Date(i32::from_be_bytes(be(b, 0, "date")?))),
+        Plan::Time => Value::Time(Time(i64::from_be_bytes(be(b, 0, "time")?))),
+        Plan::TimeTz => Value::TimeTz(TimeTz {
+            micros: i64::from_be_bytes(be(b, 0, "timetz")?),
+            // The wire zone is seconds *west* of UTC.
+            offset_secs: -i32_at(b, 8, "timetz")?,
+        }),
+        Plan::Timestamp => Value::Timestamp(Timestamp(i64::from_be_bytes(be(b, 0, "timestamp")?))),
+        Plan::TimestampTz => {
+            Value::TimestampTz(TimestampTz(i64::from_be_bytes(be(b, 0, "timestamptz")?)))
+        }
+        Plan::Uuid => Value::Uuid(Uuid(be(b, 0, "uuid")?)),
+        Plan::Inet => {
+            let [family, bits, is_cidr, nb] = be::<4>(b, 0, "inet")?;
+            let v6 = match (family, nb) {
+                (2, 4) => false,
+                (3, 16) => true,
+                _ => return Err(malformed("inet")),
+            };
+            let mut addr = [0u8; 16];
+            let a = b.get(4..4 + nb as usize).ok_or_else(|| malformed("inet"))?;
+            addr[..a.len()].copy_from_slice(a);
+            Value::Inet(Inet {
+                v6,
+                bits,
+                addr,
+                cidr: is_cidr != 0,
+            })
+        }
+        Plan::Interval => Value::Interval(Interval {
+            micros: i64::from_be_bytes(be(b, 0, "interval")?),
+            days: i32_at(b, 8, "interval")?,
+            months: i32_at(b, 12, "interval")?,
+        }),
+        Plan::Numeric | Plan::Char | Plan::Array(_) => {
+            return Err(PgError::local(format!(
+                "internal: a {:?} value is built, not borrowed",
+                plan.kind()
+            )))
+        }
+    })
+}
+
+/// `jsonb`'s binary form: a version byte (1), then the JSON text.
+fn jsonb_body(b: &[u8]) -> Result<&[u8], PgError> {
+    match b.split_first() {
+        Some((1, rest)) => Ok(rest),
+        _ => Err(malformed("jsonb")),
+    }
+}
+
 /// Writes one value.
 pub fn encode(enc: &mut Encoder, plan: &Plan, raw: Option<&[u8]>) -> Result<(), PgError> {
     let Some(b) = raw else {
@@ -163,26 +255,16 @@ pub fn encode(enc: &mut Encoder, plan: &Plan, raw: Option<&[u8]>) -> Result<(), 
         return Ok(());
     };
     match plan {
-        Plan::Bool => enc.bool(*b.first().ok_or_else(|| malformed("bool"))? != 0),
-        Plan::Int2 => enc.int2(i16::from_be_bytes(be(b, 0, "int2")?)),
-        Plan::Int4 => enc.int4(i32::from_be_bytes(be(b, 0, "int4")?)),
-        Plan::Int8 => enc.int8(i64::from_be_bytes(be(b, 0, "int8")?)),
-        Plan::Oid => enc.int8(u32::from_be_bytes(be(b, 0, "oid")?) as i64),
-        Plan::Float4 => enc.float4(f32::from_be_bytes(be(b, 0, "float4")?)),
-        Plan::Float8 => enc.float8(f64::from_be_bytes(be(b, 0, "float8")?)),
         Plan::Numeric => {
             let mut s = String::with_capacity(24);
             numeric_text(b, &mut s)?;
             enc.numeric(&s);
         }
-        Plan::Text | Plan::Other => {
-            // Plan::Other columns were cast to text; both are UTF-8 (client_encoding).
-            if *plan == Plan::Text {
-                enc.text_bytes(b)
-            } else {
-                enc.other_bytes(b)
-            }
-        }
+        // Text is copied as it came: the decoder on the other side checks UTF-8.
+        Plan::Text => enc.text_bytes(b),
+        Plan::Other => enc.other_bytes(b),
+        Plan::Json => enc.json(b),
+        Plan::Jsonb => enc.jsonb(jsonb_body(b)?),
         Plan::Char => {
             let c = *b.first().unwrap_or(&0);
             if c == 0 {
@@ -194,51 +276,8 @@ pub fn encode(enc: &mut Encoder, plan: &Plan, raw: Option<&[u8]>) -> Result<(), 
                 enc.text(&format!("\\{c:03o}"));
             }
         }
-        Plan::Bytea => enc.bytea(b),
-        Plan::Json => enc.json(b),
-        Plan::Jsonb => match b.split_first() {
-            Some((1, rest)) => enc.jsonb(rest),
-            _ => return Err(malformed("jsonb")),
-        },
-        Plan::Date => enc.date(Date(i32::from_be_bytes(be(b, 0, "date")?))),
-        Plan::Time => enc.time(Time(i64::from_be_bytes(be(b, 0, "time")?))),
-        Plan::TimeTz => {
-            let micros = i64::from_be_bytes(be(b, 0, "timetz")?);
-            // The wire zone is seconds *west* of UTC.
-            let zone = i32_at(b, 8, "timetz")?;
-            enc.timetz(TimeTz {
-                micros,
-                offset_secs: -zone,
-            })
-        }
-        Plan::Timestamp => enc.timestamp(Timestamp(i64::from_be_bytes(be(b, 0, "timestamp")?))),
-        Plan::TimestampTz => {
-            enc.timestamptz(TimestampTz(i64::from_be_bytes(be(b, 0, "timestamptz")?)))
-        }
-        Plan::Uuid => enc.uuid(Uuid(be(b, 0, "uuid")?)),
-        Plan::Inet => {
-            let [family, bits, is_cidr, nb] = be::<4>(b, 0, "inet")?;
-            let v6 = match (family, nb) {
-                (2, 4) => false,
-                (3, 16) => true,
-                _ => return Err(malformed("inet")),
-            };
-            let mut addr = [0u8; 16];
-            let a = b.get(4..4 + nb as usize).ok_or_else(|| malformed("inet"))?;
-            addr[..a.len()].copy_from_slice(a);
-            enc.inet(&Inet {
-                v6,
-                bits,
-                addr,
-                cidr: is_cidr != 0,
-            })
-        }
-        Plan::Interval => enc.interval(Interval {
-            micros: i64::from_be_bytes(be(b, 0, "interval")?),
-            days: i32_at(b, 8, "interval")?,
-            months: i32_at(b, 12, "interval")?,
-        }),
         Plan::Array(elem) => encode_array(enc, elem, b)?,
+        _ => enc.value(&borrowed(plan, b)?),
     }
     Ok(())
 }

@@ -6,7 +6,8 @@ use serde_json::json;
 use std::time::Duration;
 use tokio_postgres::Client;
 use tributary_capability_postgresql::{
-    host_allowed, Param, PgError, PgGrant, PgPolicy, PgRows, PgSession, Relation, RelationKind,
+    host_allowed, Each, Param, PgError, PgGrant, PgPolicy, PgRows, PgSession, Relation,
+    RelationKind,
 };
 use tributary_codec::{Decoder, Value as V};
 
@@ -122,11 +123,8 @@ fn is_refused(r: Result<PgRows, PgError>) -> bool {
     matches!(r, Err(PgError { sqlstate: None, ref message }) if message.starts_with("statement refused"))
 }
 
-#[tokio::test]
-async fn every_type_is_encoded_losslessly() {
-    let db = TestDb::new(
-        "types",
-        "CREATE TYPE mood AS ENUM ('sad', 'happy');
+/// A table with a column of every type the capability reads, special values, NULLs.
+const EVERY_TYPE: &str = "CREATE TYPE mood AS ENUM ('sad', 'happy');
          CREATE DOMAIN posint AS int4 CHECK (VALUE > 0);
          CREATE TABLE t (id int PRIMARY KEY, b bool, i2 int2, i4 int4, i8 int8, f4 float4, f8 float8,
             n numeric, tx text, vc varchar(10), c char(3), nm name, by bytea, j json, jb jsonb,
@@ -142,9 +140,11 @@ async fn every_type_is_encoded_losslessly() {
             '<a>x</a>');
          INSERT INTO t (id, n, tstz, d) VALUES (2, 'NaN', '-infinity', '-infinity');
          INSERT INTO t (id, n) VALUES (3, '-0.000100');
-         INSERT INTO t (id, n) VALUES (4, '100000000');",
-    )
-    .await;
+         INSERT INTO t (id, n) VALUES (4, '100000000');";
+
+#[tokio::test]
+async fn every_type_is_encoded_losslessly() {
+    let db = TestDb::new("types", EVERY_TYPE).await;
     let mut s = db.session().await;
     let mut rows = s
         .query("SELECT * FROM t ORDER BY id", vec![])
@@ -245,6 +245,50 @@ async fn every_type_is_encoded_losslessly() {
     assert_eq!(all[1][col("b")], V::Null);
     assert_eq!(all[2][col("n")], V::Numeric("-0.000100"));
     assert_eq!(all[3][col("n")], V::Numeric("100000000"));
+}
+
+#[tokio::test]
+async fn rows_read_from_the_wire_equal_the_codec_batches() {
+    // Beyond EVERY_TYPE: a high-bit "char" and a numeric array (values the
+    // direct path builds rather than borrows).
+    let setup = format!(
+        "{EVERY_TYPE}
+         ALTER TABLE t ADD COLUMN na numeric[];
+         INSERT INTO t (id, ch, na, tx) VALUES (5, 'é', '{{1.50,NULL,NaN,-0.001}}', NULL);"
+    );
+    let db = TestDb::new("each", &setup).await;
+    let mut s = db.session().await;
+    let sql = "SELECT * FROM t ORDER BY id";
+    let mut codec = Vec::new();
+    let mut rows = s.query(sql, vec![]).await.expect("query");
+    while let Some((_, bytes)) = rows.next(2).await.expect("fetch") {
+        for r in Decoder::decode_all(&bytes).expect("decode") {
+            codec.push(format!("{r:?}"));
+        }
+    }
+    drop(rows);
+    let mut direct = Vec::new();
+    let mut batches = Vec::new();
+    let mut rows = s.query(sql, vec![]).await.expect("query");
+    while let Some(n) = rows
+        .next_each(2, |r| {
+            direct.push(format!("{r:?}"));
+            Ok::<(), ()>(())
+        })
+        .await
+        .expect("fetch")
+    {
+        batches.push(n);
+    }
+    assert_eq!(batches, vec![2, 2, 1]);
+    assert_eq!(direct, codec);
+    assert!(direct[4].contains("Text(\"\\\\303\")"), "{}", direct[4]);
+    assert!(direct[4].contains("Numeric(\"1.50\"), Null, Numeric(\"NaN\"), Numeric(\"-0.001\")"));
+
+    // The caller's error stops the batch and comes back as it was given.
+    let mut rows = s.query(sql, vec![]).await.expect("query");
+    let stopped = rows.next_each(10, |_| Err("no")).await;
+    assert!(matches!(stopped, Err(Each::Stopped("no"))), "{stopped:?}");
 }
 
 fn as_time(v: &V<'_>) -> String {

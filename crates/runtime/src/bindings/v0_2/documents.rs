@@ -7,6 +7,7 @@ use wasmtime::component::Resource;
 
 use tributary_capability_mysql as my;
 use tributary_capability_postgresql as pg;
+use tributary_sync::document::Document;
 
 use super::super::super::shaping::{self, Shape};
 use super::super::super::state::HostState;
@@ -18,33 +19,59 @@ use super::tributary::connector::shaping as wit_shaping;
 
 impl wit_shaping::Host for HostState {}
 
-/// A capability's streaming result, as `emit` reads it: up to `max_rows` rows in
-/// the codec format, `None` at the end.
+/// A capability's streaming result, as `emit` reads it: up to `max_rows` rows
+/// shaped into `out`, `Ok(0)` at the end.
 trait RowSource: Send + 'static {
     type Error;
-    fn next_rows(
+    fn shape_into(
         &mut self,
         max_rows: u32,
-    ) -> impl Future<Output = Result<Option<(u32, Vec<u8>)>, Self::Error>> + Send;
+        shape: &Shape,
+        out: &mut Vec<Document>,
+    ) -> impl Future<Output = Result<u32, EmitError<Self::Error>>> + Send;
 }
 
+/// PostgreSQL rows are shaped straight from the wire values: no codec buffer
+/// between the server and the documents.
 impl RowSource for pg::PgRows {
     type Error = pg::PgError;
-    fn next_rows(
+    async fn shape_into(
         &mut self,
         max_rows: u32,
-    ) -> impl Future<Output = Result<Option<(u32, Vec<u8>)>, pg::PgError>> + Send {
-        self.next(max_rows)
+        shape: &Shape,
+        out: &mut Vec<Document>,
+    ) -> Result<u32, EmitError<pg::PgError>> {
+        shape
+            .check_columns(self.width())
+            .map_err(EmitError::Refused)?;
+        let first = out.len();
+        let shaped = self
+            .next_each(max_rows, |row| {
+                out.push(shape.document(out.len() - first, row)?);
+                Ok(())
+            })
+            .await;
+        match shaped {
+            Ok(rows) => Ok(rows.unwrap_or(0)),
+            Err(pg::Each::Source(e)) => Err(EmitError::Source(e)),
+            Err(pg::Each::Stopped(refused)) => Err(EmitError::Refused(refused)),
+        }
     }
 }
 
 impl RowSource for my::MysqlRows {
     type Error = my::MysqlError;
-    fn next_rows(
+    async fn shape_into(
         &mut self,
         max_rows: u32,
-    ) -> impl Future<Output = Result<Option<(u32, Vec<u8>)>, my::MysqlError>> + Send {
-        self.next(max_rows)
+        shape: &Shape,
+        out: &mut Vec<Document>,
+    ) -> Result<u32, EmitError<my::MysqlError>> {
+        match self.next(max_rows).await {
+            Ok(Some((_, data))) => shape.documents(&data, out).map_err(EmitError::Refused),
+            Ok(None) => Ok(0),
+            Err(e) => Err(EmitError::Source(e)),
+        }
     }
 }
 
@@ -77,20 +104,16 @@ impl HostState {
             Err(e) => return Ok(Err(EmitError::Refused(self.shape_refused(e)))),
         };
         let room = (shaping::MAX_PENDING - pending) as u32;
-        let data = match self
-            .table
-            .get_mut(&rows)?
-            .next_rows(max_rows.min(room))
-            .await
-        {
-            Ok(Some((_, data))) => data,
-            Ok(None) => return Ok(Ok(0)),
-            Err(e) => return Ok(Err(EmitError::Source(e))),
-        };
+        let source = self.table.get_mut(&rows)?;
         let mut shaped = std::mem::take(&mut self.shaped);
-        let result = shape.documents(&data, &mut shaped);
+        let result = source
+            .shape_into(max_rows.min(room), &shape, &mut shaped)
+            .await;
         self.shaped = shaped;
-        Ok(result.map_err(|e| EmitError::Refused(self.shape_refused(e))))
+        Ok(result.map_err(|e| match e {
+            EmitError::Refused(message) => EmitError::Refused(self.shape_refused(message)),
+            source => source,
+        }))
     }
 
     /// Records the first refusal (the job fails on it whatever the plugin does
