@@ -3,7 +3,7 @@
 
 use tokio_postgres::types::{FromSql, Kind as PgKind, Type};
 use tributary_codec::{
-    Date, Encoder, Inet, Interval, Kind, Time, TimeTz, Timestamp, TimestampTz, Uuid, Value,
+    Array, Date, Encoder, Inet, Interval, Kind, Time, TimeTz, Timestamp, TimestampTz, Uuid, Value,
 };
 
 use super::PgError;
@@ -164,7 +164,8 @@ pub enum Route {
     Borrowed,
     /// Exact decimal text built by the host ([`numeric_text`]).
     Numeric,
-    /// Built through a codec buffer ([`encode`]): a high-bit `"char"`, arrays.
+    /// Built through a codec buffer ([`encode`]): `"char"` (a high-bit one is
+    /// written as an octal escape), arrays of numeric or `"char"`.
     Encoded,
 }
 
@@ -173,6 +174,7 @@ impl Plan {
     pub fn route(&self) -> Route {
         match self {
             Plan::Numeric => Route::Numeric,
+            Plan::Array(elem) if elem.route() == Route::Borrowed => Route::Borrowed,
             Plan::Char | Plan::Array(_) => Route::Encoded,
             _ => Route::Borrowed,
         }
@@ -231,6 +233,7 @@ pub fn borrowed<'a>(plan: &Plan, b: &'a [u8]) -> Result<Value<'a>, PgError> {
             days: i32_at(b, 8, "interval")?,
             months: i32_at(b, 12, "interval")?,
         }),
+        Plan::Array(elem) if elem.route() == Route::Borrowed => borrowed_array(elem, b)?,
         Plan::Numeric | Plan::Char | Plan::Array(_) => {
             return Err(PgError::local(format!(
                 "internal: a {:?} value is built, not borrowed",
@@ -283,38 +286,81 @@ pub fn encode(enc: &mut Encoder, plan: &Plan, raw: Option<&[u8]>) -> Result<(), 
 }
 
 fn encode_array(enc: &mut Encoder, elem: &Plan, b: &[u8]) -> Result<(), PgError> {
-    let ndim = i32_at(b, 0, "array")?;
-    if !(0..=32).contains(&ndim) {
-        return Err(malformed("array"));
-    }
-    let mut dims = Vec::with_capacity(ndim as usize);
-    let mut at = 12;
-    let mut total: usize = if ndim == 0 { 0 } else { 1 };
-    for _ in 0..ndim {
-        let len = i32_at(b, at, "array")?;
-        let lb = i32_at(b, at + 4, "array")?;
-        let len = u32::try_from(len).map_err(|_| malformed("array"))?;
-        total = total
-            .checked_mul(len as usize)
-            .ok_or_else(|| malformed("array"))?;
-        dims.push((len, lb));
-        at += 8;
-    }
-    enc.begin_array(elem.kind(), &dims);
-    for _ in 0..total {
-        let len = i32_at(b, at, "array element")?;
-        at += 4;
-        if len < 0 {
-            enc.null();
-            continue;
-        }
-        let e = b
-            .get(at..at + len as usize)
-            .ok_or_else(|| malformed("array element"))?;
-        at += len as usize;
-        encode(enc, elem, Some(e))?;
+    let mut a = WireArray::read(b)?;
+    enc.begin_array(elem.kind(), &a.dims);
+    for _ in 0..a.total {
+        encode(enc, elem, a.element()?)?;
     }
     Ok(())
+}
+
+/// An array whose elements are borrowed values.
+fn borrowed_array<'a>(elem: &Plan, b: &'a [u8]) -> Result<Value<'a>, PgError> {
+    let mut a = WireArray::read(b)?;
+    let mut elements = Vec::with_capacity(a.total);
+    for _ in 0..a.total {
+        elements.push(match a.element()? {
+            Some(e) => borrowed(elem, e)?,
+            None => Value::Null,
+        });
+    }
+    Ok(Value::Array(Array {
+        element: elem.kind(),
+        dims: a.dims,
+        elements,
+    }))
+}
+
+/// PostgreSQL's binary array: its dimensions, then its elements in row-major
+/// order, each with its own length (-1 for NULL).
+struct WireArray<'a> {
+    dims: Vec<(u32, i32)>,
+    total: usize,
+    b: &'a [u8],
+    at: usize,
+}
+
+impl<'a> WireArray<'a> {
+    fn read(b: &'a [u8]) -> Result<Self, PgError> {
+        let ndim = i32_at(b, 0, "array")?;
+        if !(0..=32).contains(&ndim) {
+            return Err(malformed("array"));
+        }
+        let mut dims = Vec::with_capacity(ndim as usize);
+        let mut at = 12;
+        let mut total: usize = if ndim == 0 { 0 } else { 1 };
+        for _ in 0..ndim {
+            let len = i32_at(b, at, "array")?;
+            let lb = i32_at(b, at + 4, "array")?;
+            let len = u32::try_from(len).map_err(|_| malformed("array"))?;
+            total = total
+                .checked_mul(len as usize)
+                .ok_or_else(|| malformed("array"))?;
+            dims.push((len, lb));
+            at += 8;
+        }
+        // Every element takes at least its 4-byte length: refuse counts the
+        // value cannot hold before anything is sized by them.
+        if total > (b.len() - at.min(b.len())) / 4 {
+            return Err(malformed("array"));
+        }
+        Ok(WireArray { dims, total, b, at })
+    }
+
+    /// The next element's bytes, `None` for NULL.
+    fn element(&mut self) -> Result<Option<&'a [u8]>, PgError> {
+        let len = i32_at(self.b, self.at, "array element")?;
+        self.at += 4;
+        if len < 0 {
+            return Ok(None);
+        }
+        let e = self
+            .b
+            .get(self.at..self.at + len as usize)
+            .ok_or_else(|| malformed("array element"))?;
+        self.at += len as usize;
+        Ok(Some(e))
+    }
 }
 
 /// PostgreSQL's binary numeric (base-10000 digits) as exact decimal text.
