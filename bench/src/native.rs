@@ -146,60 +146,6 @@ fn utf8(b: &[u8]) -> Result<String> {
     String::from_utf8(b.to_vec()).map_err(|_| anyhow!("text is not UTF-8"))
 }
 
-/// PostgreSQL binary `numeric` → its exact decimal text (`NaN`, `Infinity` too).
-pub fn numeric_text(b: &[u8]) -> Result<String> {
-    let ndigits = be_i16(b, 0)? as u16 as usize;
-    let weight = be_i16(b, 2)? as i32;
-    let sign = be_i16(b, 4)? as u16;
-    let dscale = be_i16(b, 6)? as u16 as i32;
-    match sign {
-        0xC000 => return Ok("NaN".into()),
-        0xD000 => return Ok("Infinity".into()),
-        0xF000 => return Ok("-Infinity".into()),
-        0x0000 | 0x4000 => {}
-        _ => bail!("bad numeric sign"),
-    }
-    let mut digits = Vec::with_capacity(ndigits);
-    for k in 0..ndigits {
-        digits.push(be_i16(b, 8 + 2 * k)? as u16);
-    }
-    let digit = |pos: i32| -> u16 {
-        if pos < 0 {
-            0
-        } else {
-            digits.get(pos as usize).copied().unwrap_or(0)
-        }
-    };
-    let mut out = String::with_capacity(8 + 4 * ndigits);
-    if sign == 0x4000 {
-        out.push('-');
-    }
-    if weight < 0 {
-        out.push('0');
-    } else {
-        for w in 0..=weight {
-            let d = digit(w);
-            if w == 0 {
-                out.push_str(&d.to_string());
-            } else {
-                out.push_str(&format!("{d:04}"));
-            }
-        }
-    }
-    if dscale > 0 {
-        out.push('.');
-        let mut frac = String::with_capacity(dscale as usize + 4);
-        let mut pos = weight + 1;
-        while (frac.len() as i32) < dscale {
-            frac.push_str(&format!("{:04}", digit(pos)));
-            pos += 1;
-        }
-        frac.truncate(dscale as usize);
-        out.push_str(&frac);
-    }
-    Ok(out)
-}
-
 /// One binary value → the plugin's lossless JSON value.
 pub fn to_value(ty: &Type, b: &[u8]) -> Result<Value> {
     Ok(match *ty {
@@ -210,7 +156,11 @@ pub fn to_value(ty: &Type, b: &[u8]) -> Result<Value> {
         Type::FLOAT4 => Value::F64(f32::from_bits(be_i32(b, 0)? as u32) as f64),
         Type::FLOAT8 => Value::F64(f64::from_bits(be_i64(b, 0)? as u64)),
         Type::NUMERIC => {
-            let t = numeric_text(b)?;
+            // The capability's own decoding: the baseline prices the sandbox, not
+            // a different numeric routine.
+            let mut t = String::with_capacity(24);
+            tributary_capability_postgresql::numeric_text(b, &mut t)
+                .map_err(|e| anyhow!("{}", e.message))?;
             if t.ends_with(|c: char| c.is_ascii_digit()) {
                 Value::Number(t)
             } else {
@@ -508,43 +458,6 @@ impl DocumentSource for NativeSource {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn numeric(ndigits: &[u16], weight: i16, neg: bool, dscale: u16) -> Vec<u8> {
-        let mut b = Vec::new();
-        b.extend_from_slice(&(ndigits.len() as i16).to_be_bytes());
-        b.extend_from_slice(&weight.to_be_bytes());
-        b.extend_from_slice(&(if neg { 0x4000u16 } else { 0 }).to_be_bytes());
-        b.extend_from_slice(&dscale.to_be_bytes());
-        for d in ndigits {
-            b.extend_from_slice(&d.to_be_bytes());
-        }
-        b
-    }
-
-    #[test]
-    fn numeric_keeps_exact_digits_and_scale() {
-        // 12345.6700 = [1, 2345, 6700] weight 1, dscale 4
-        assert_eq!(
-            numeric_text(&numeric(&[1, 2345, 6700], 1, false, 4)).unwrap(),
-            "12345.6700"
-        );
-        assert_eq!(
-            numeric_text(&numeric(&[5000], -1, true, 2)).unwrap(),
-            "-0.50"
-        );
-        assert_eq!(numeric_text(&numeric(&[], 0, false, 0)).unwrap(), "0");
-        assert_eq!(
-            numeric_text(&numeric(&[12], 2, false, 0)).unwrap(),
-            "1200000000"
-        );
-        assert_eq!(
-            // One base-10000 digit at weight -1 is 1e-4.
-            numeric_text(&numeric(&[1], -1, false, 6)).unwrap(),
-            "0.000100"
-        );
-        let nan = [0u8, 0, 0, 0, 0xC0, 0, 0, 0];
-        assert_eq!(numeric_text(&nan).unwrap(), "NaN");
-    }
 
     #[test]
     fn shapes_ids_fields_and_types_like_the_plugin() {

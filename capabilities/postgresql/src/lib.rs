@@ -33,6 +33,7 @@ pub use policy::{host_allowed, PgGrant, PgPolicy, CREDENTIAL_KEYS, DEFAULT_STATE
 pub use rows::{Each, PgRows, MAX_FETCH_ROWS};
 pub use session::{quote_ident, PgSession, SessionSlots};
 pub use sql::Refusal;
+pub use wire::numeric_text;
 
 /// A PostgreSQL error as the plugin sees it.
 #[derive(Debug, Clone, thiserror::Error)]

@@ -386,47 +386,102 @@ pub fn numeric_text(b: &[u8], out: &mut String) -> Result<(), PgError> {
         }
         _ => return Err(malformed("numeric")),
     }
-    let mut digits = Vec::with_capacity(ndigits);
+    let digits = b
+        .get(8..8 + 2 * ndigits)
+        .ok_or_else(|| malformed("numeric"))?;
+    let group = |i: usize| u16::from_be_bytes([digits[2 * i], digits[2 * i + 1]]);
+    let mut nonzero = false;
     for i in 0..ndigits {
-        let d = h(8 + 2 * i)?;
+        let d = group(i);
         if d >= 10_000 {
             return Err(malformed("numeric"));
         }
-        digits.push(d);
+        nonzero |= d != 0;
     }
-    let digit = |i: i32| {
-        if i >= 0 && (i as usize) < digits.len() {
-            digits[i as usize]
-        } else {
-            0
-        }
+    let digit = |i: i32| match usize::try_from(i) {
+        Ok(i) if i < ndigits => group(i),
+        _ => 0,
     };
-    if sign == 0x4000 && digits.iter().any(|&d| d != 0) {
+    if sign == 0x4000 && nonzero {
         out.push('-');
     }
-    // Integer part: groups 0..=weight.
+    // Integer part: groups 0..=weight, the first without leading zeros.
     if weight < 0 {
         out.push('0');
     } else {
-        for i in 0..=weight {
-            let d = digit(i);
-            if i == 0 {
-                out.push_str(&d.to_string());
-            } else {
-                out.push_str(&format!("{d:04}"));
-            }
+        let first = four_digits(digit(0));
+        let skip = first.iter().take(3).take_while(|&&c| c == b'0').count();
+        push_ascii(out, &first[skip..]);
+        for i in 1..=weight {
+            push_ascii(out, &four_digits(digit(i)));
         }
     }
     if dscale > 0 {
         out.push('.');
-        let mut frac = String::with_capacity(dscale + 4);
+        let mut left = dscale;
         let mut i = weight + 1;
-        while frac.len() < dscale {
-            frac.push_str(&format!("{:04}", digit(i)));
+        while left > 0 {
+            let g = four_digits(digit(i));
+            let n = left.min(4);
+            push_ascii(out, &g[..n]);
+            left -= n;
             i += 1;
         }
-        frac.truncate(dscale);
-        out.push_str(&frac);
     }
     Ok(())
+}
+
+/// A base-10000 digit as four ASCII digits (zero-padded).
+fn four_digits(d: u16) -> [u8; 4] {
+    [
+        b'0' + (d / 1000 % 10) as u8,
+        b'0' + (d / 100 % 10) as u8,
+        b'0' + (d / 10 % 10) as u8,
+        b'0' + (d % 10) as u8,
+    ]
+}
+
+fn push_ascii(out: &mut String, digits: &[u8]) {
+    for &c in digits {
+        out.push(c as char);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::numeric_text;
+
+    /// PostgreSQL's binary numeric: ndigits, weight, sign, dscale, base-10000 digits.
+    fn numeric(digits: &[u16], weight: i16, neg: bool, dscale: u16) -> Vec<u8> {
+        let mut b = Vec::new();
+        b.extend_from_slice(&(digits.len() as i16).to_be_bytes());
+        b.extend_from_slice(&weight.to_be_bytes());
+        b.extend_from_slice(&(if neg { 0x4000u16 } else { 0 }).to_be_bytes());
+        b.extend_from_slice(&dscale.to_be_bytes());
+        for d in digits {
+            b.extend_from_slice(&d.to_be_bytes());
+        }
+        b
+    }
+
+    fn text(b: &[u8]) -> String {
+        let mut s = String::new();
+        numeric_text(b, &mut s).expect("a valid numeric");
+        s
+    }
+
+    #[test]
+    fn numeric_keeps_exact_digits_and_scale() {
+        assert_eq!(text(&numeric(&[1, 2345, 6700], 1, false, 4)), "12345.6700");
+        assert_eq!(text(&numeric(&[5000], -1, true, 2)), "-0.50");
+        assert_eq!(text(&numeric(&[], 0, false, 0)), "0");
+        assert_eq!(text(&numeric(&[], 0, true, 2)), "0.00");
+        assert_eq!(text(&numeric(&[12], 2, false, 0)), "1200000000");
+        assert_eq!(text(&numeric(&[1], -1, false, 6)), "0.000100");
+        assert_eq!(text(&numeric(&[9999, 1], 0, false, 1)), "9999.0");
+        assert_eq!(text(&[0, 0, 0, 0, 0xC0, 0, 0, 0]), "NaN");
+        let mut s = String::new();
+        assert!(numeric_text(&numeric(&[10_000], 0, false, 0), &mut s).is_err());
+        assert!(numeric_text(&numeric(&[1, 2], 1, false, 0)[..10], &mut s).is_err());
+    }
 }
