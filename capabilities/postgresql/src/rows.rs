@@ -226,9 +226,13 @@ impl PgRows {
                 let raw: wire::Raw<'_> = row.try_get(i).map_err(PgError::from)?;
                 values.push(match (route, raw.0) {
                     (wire::Route::Numeric, raw) => {
-                        let end = numeric_ends[next_numeric];
+                        let text = numeric_ends
+                            .get(next_numeric)
+                            .and_then(|&end| numeric.get(start..end).map(|t| (t, end)));
+                        let Some((text, end)) = text else {
+                            return Err(Each::Source(unbuilt()));
+                        };
                         next_numeric += 1;
-                        let text = &numeric[start..end];
                         start = end;
                         match raw {
                             Some(_) => Value::Numeric(text),
@@ -237,7 +241,10 @@ impl PgRows {
                     }
                     (wire::Route::Encoded, _) => {
                         next_built += 1;
-                        std::mem::replace(&mut built_row[next_built - 1], Value::Null)
+                        built_row
+                            .get_mut(next_built - 1)
+                            .map(|v| std::mem::replace(v, Value::Null))
+                            .ok_or_else(unbuilt)?
                     }
                     (wire::Route::Borrowed, None) => Value::Null,
                     (wire::Route::Borrowed, Some(b)) => wire::borrowed(plan, b)?,
@@ -347,6 +354,13 @@ impl PgRows {
         }
         Ok(out)
     }
+}
+
+/// A value the first pass of [`PgRows::next_each`] should have built is missing
+/// (cannot happen: both passes walk the same rows and plans).
+#[cold]
+fn unbuilt() -> PgError {
+    PgError::local("internal: a row value was not built in the first pass")
 }
 
 /// Why [`PgRows::next_each`] stopped early.
