@@ -854,6 +854,8 @@ fn all(args: AllArgs) -> Result<()> {
             &format!("native-{n}"),
         );
         b.measure("a-native-sync", "(a) native baseline full sync", spec, n);
+        let native_sample = sample_documents(&b, &native_index, n);
+        b.es.delete_index(&native_index)?;
 
         // (b) Tributary through postgresql.wasm.
         if have_wasm {
@@ -872,24 +874,7 @@ fn all(args: AllArgs) -> Result<()> {
                 n,
             );
             if first.result == "ok" {
-                compare_documents(&mut b, &native_index, &wasm_index, n);
-            }
-            b.es.delete_index(&native_index)?;
-            if args.tributary.is_file() {
-                let cli_index = b.fresh_index("cli", n);
-                let r = real_sync(
-                    &mut b,
-                    n,
-                    &cli_index,
-                    "b-cli-sync",
-                    "(b) Tributary full sync, `tributary sync` binary",
-                );
-                if let Err(e) = r {
-                    b.results
-                        .notes
-                        .push(format!("`tributary sync` run at {}: {e:#}", human_rows(n)));
-                }
-                b.es.delete_index(&cli_index)?;
+                compare_documents(&mut b, &native_sample, &wasm_index);
             }
             if n == largest && !args.no_resync && first.result == "ok" {
                 let spec = b.spec(
@@ -943,8 +928,23 @@ fn all(args: AllArgs) -> Result<()> {
                 }
             }
             b.es.delete_index(&wasm_index)?;
-        } else {
-            b.es.delete_index(&native_index)?;
+            // The binary last, with es-sim holding what it held for (a) and (b).
+            if args.tributary.is_file() {
+                let cli_index = b.fresh_index("cli", n);
+                let r = real_sync(
+                    &mut b,
+                    n,
+                    &cli_index,
+                    "b-cli-sync",
+                    "(b) Tributary full sync, `tributary sync` binary",
+                );
+                if let Err(e) = r {
+                    b.results
+                        .notes
+                        .push(format!("`tributary sync` run at {}: {e:#}", human_rows(n)));
+                }
+                b.es.delete_index(&cli_index)?;
+            }
         }
     }
 
@@ -998,28 +998,53 @@ fn all(args: AllArgs) -> Result<()> {
 }
 
 /// Checks on a sample of ids that (a) and (b) indexed the same documents.
-fn compare_documents(b: &mut Bench, native_index: &str, wasm_index: &str, rows: u64) {
+/// What (a) indexed for a few ids across the table, and its count: taken before
+/// (a)'s index is deleted, so (b) starts with es-sim holding what (a) started with
+/// (es-sim's memory growing under (b) alone cost its ingest ~25 % more CPU).
+struct Sample {
+    rows: u64,
+    ids: Vec<String>,
+    sources: Vec<Result<Option<serde_json::Value>, String>>,
+    count: Option<u64>,
+}
+
+fn sample_documents(b: &Bench, index: &str, rows: u64) -> Sample {
     let table = datagen::table_name(rows);
     let db = &b.args.pg.dbname;
-    let ids: Vec<u64> = [1, 2, 50, 100, rows / 2, rows]
+    let ids: Vec<String> = [1, 2, 50, 100, rows / 2, rows]
         .into_iter()
         .filter(|&i| i >= 1 && i <= rows)
+        .map(|i| format!("{db}_{}_{table}_{i}", datagen::SCHEMA))
         .collect();
+    let sources = ids
+        .iter()
+        .map(|id| b.es.source(index, id).map_err(|e| format!("{e:#}")))
+        .collect();
+    Sample {
+        rows,
+        ids,
+        sources,
+        count: b.es.count(index).ok(),
+    }
+}
+
+fn compare_documents(b: &mut Bench, native: &Sample, wasm_index: &str) {
     let mut same = 0;
     let mut diffs = Vec::new();
-    for i in &ids {
-        let id = format!("{db}_{}_{table}_{i}", datagen::SCHEMA);
-        match (b.es.source(native_index, &id), b.es.source(wasm_index, &id)) {
-            (Ok(Some(a)), Ok(Some(w))) if a == w => same += 1,
+    for (id, a) in native.ids.iter().zip(&native.sources) {
+        match (a, b.es.source(wasm_index, id)) {
+            (Ok(Some(a)), Ok(Some(w))) if *a == w => same += 1,
             (Ok(a), Ok(w)) => diffs.push(format!(
                 "{id}: native {} / wasm {}",
-                a.map_or("missing".into(), |v| v.to_string()),
+                a.as_ref().map_or("missing".into(), |v| v.to_string()),
                 w.map_or("missing".into(), |v| v.to_string())
             )),
-            (Err(e), _) | (_, Err(e)) => diffs.push(format!("{id}: {e:#}")),
+            (Err(e), _) => diffs.push(format!("{id}: {e}")),
+            (_, Err(e)) => diffs.push(format!("{id}: {e:#}")),
         }
     }
-    let counts = (b.es.count(native_index).ok(), b.es.count(wasm_index).ok());
+    let counts = (native.count, b.es.count(wasm_index).ok());
+    let rows = native.rows;
     let note = if diffs.is_empty() {
         format!(
             "{}: (a) and (b) indexed identical `_source` for the {same} sampled ids (sync stamp and `_timestamp` aside); counts {:?} / {:?}.",
@@ -1031,7 +1056,7 @@ fn compare_documents(b: &mut Bench, native_index: &str, wasm_index: &str, rows: 
             "{}: (a) and (b) documents DIFFER for {} of {} sampled ids, e.g. {first}",
             human_rows(rows),
             diffs.len(),
-            ids.len()
+            native.ids.len()
         )
     };
     eprintln!("bench: {note}");
