@@ -380,9 +380,10 @@ fn check_names_what_does_not_conform() {
     assert!(text.contains("the plugin does NOT conform"), "{text}");
 }
 
-/// `tributary new` with each of two shapes: no capability, and the filesystem
-/// capability. Each builds with the README's one command and passes `tributary
-/// check` with its own `check-values.json`. The two share a target folder of
+/// `tributary new` with three shapes: no capability, the filesystem capability,
+/// and PostgreSQL (whose template has the host shape the documents, `emit`).
+/// Each builds with the README's one command and passes `tributary check` with
+/// its own `check-values.json`. The two share a target folder of
 /// their own (`target/e2e-scaffold`: a cargo inside `cargo test` must not wait
 /// for the workspace's target lock) and this workspace's lock file (the same
 /// dependency versions, nothing to resolve).
@@ -410,7 +411,17 @@ fn new_scaffolds_a_plugin_that_passes_check() {
     let scaffold_target = target_dir().join("e2e-scaffold");
     let plugins = work.path("plugins");
     std::fs::create_dir_all(&plugins).expect("mkdir");
-    for (name, capability) in [("gen-source", None), ("files-source", Some("filesystem"))] {
+    let db = Db::empty("scaffold");
+    db.psql(
+        "CREATE TABLE items (id int PRIMARY KEY, title text, price numeric(8,2), tags text[]);
+         INSERT INTO items SELECT i, 'item ' || i, i * 1.25, ARRAY['a', 'b' || i]
+           FROM generate_series(1, 300) AS g(i);",
+    );
+    for (name, capability) in [
+        ("gen-source", None),
+        ("files-source", Some("filesystem")),
+        ("pg-source", Some("postgresql")),
+    ] {
         let mut args = vec![name, "--sdk", sdk.as_str()];
         if let Some(c) = capability {
             args.extend(["--capability", c]);
@@ -443,6 +454,10 @@ fn new_scaffolds_a_plugin_that_passes_check() {
         std::fs::copy(&wasm, only.join(format!("{lib}.wasm"))).expect("copy wasm");
         let (config, env) = match capability {
             None => (grant_config(&work, ""), vec![]),
+            Some("postgresql") => (
+                grant_config(&work, ""),
+                vec![("CHECK_PGDATABASE", db.name.clone())],
+            ),
             Some(_) => {
                 let data = work.path("files");
                 small_tree(&data);

@@ -2,9 +2,10 @@
 //! opens the connection from the connector's configuration (`host`, `port`,
 //! `user`, `password`, `database`; the plugin never sees the password) in a
 //! READ ONLY transaction; this plugin scans one table of that database in primary-key order and
-//! sends one document per row, its id built from the key.
+//! has the host build one document per row (`Rows::emit`), its id from the key.
 
 use tributary_sdk::mysql::{self, Rows, Session};
+use tributary_sdk::shape::Shape;
 use tributary_sdk::{
     Batch, BatchBuilder, Config, DocumentStream, Error, Field, Metadata, Schema, Source,
     SyncRequest,
@@ -66,16 +67,15 @@ impl Source for Plugin {
         }
         let rows = session.scan(&table, &key)?;
         let columns: Vec<String> = rows.columns().iter().map(|c| c.name.clone()).collect();
-        let key_at = key
-            .iter()
-            .filter_map(|k| columns.iter().position(|c| c == k))
-            .collect();
+        // `table_key1_key2`: stable across syncs, unique by the primary key; one
+        // field per column. The host builds the documents from this shape: the
+        // row values never enter the plugin, and no code here decodes them.
+        let shape = Shape::from_result(format!("{table}_"), &columns, &key)
+            .map_err(|k| Error::source(format!("the scan has no key column {k}")))?;
         Ok(TableRows {
             rows,
             _session: session,
-            table,
-            columns,
-            key_at,
+            shape,
             batch_size: request.batch_size.clamp(1, 5000),
         })
     }
@@ -86,29 +86,18 @@ pub struct TableRows {
     // Declared before the session: the scan is dropped first.
     rows: Rows,
     _session: Session,
-    table: String,
-    columns: Vec<String>,
-    key_at: Vec<usize>,
+    shape: Shape,
     batch_size: u32,
 }
 
 impl DocumentStream for TableRows {
+    /// Each call has the host read one batch of rows and turn them into
+    /// documents (`Rows::emit`); the batch returned here is empty.
     fn next_batch(&mut self) -> Result<Option<Batch>, Error> {
-        let Some(rows) = self.rows.next_batch(self.batch_size)? else {
+        if self.rows.emit(&self.shape, self.batch_size)? == 0 {
             return Ok(None);
-        };
-        let mut batch = BatchBuilder::with_fields(self.columns.iter().map(String::as_str));
-        for row in rows.rows() {
-            let row = row.map_err(|e| Error::source(e.to_string()))?;
-            // `table_key1_key2`: stable across syncs, unique by the primary key.
-            let mut id = self.table.clone();
-            for &i in &self.key_at {
-                id.push('_');
-                id.push_str(&mysql::to_text(&row[i]));
-            }
-            batch.push(id, None, row.iter().map(mysql::to_value).collect());
         }
-        Ok(Some(batch.finish()))
+        Ok(Some(BatchBuilder::new().finish()))
     }
 }
 
