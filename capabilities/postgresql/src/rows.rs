@@ -170,8 +170,9 @@ impl PgRows {
     }
 
     /// Two passes over a batch: first the values that need new bytes (numeric
-    /// text, arrays) are built for every row into two batch-wide buffers, then each
-    /// row's values borrow the wire bytes and those buffers, which no longer change.
+    /// text; `"char"` and arrays of numeric or `"char"` through the codec) are
+    /// built for every row into two batch-wide buffers, then each row's values
+    /// borrow the wire bytes and those buffers, which no longer change.
     fn visit<E>(
         &self,
         rows: &[Row],
