@@ -1,9 +1,11 @@
 //! What every capability reads the same way, written once: the operator's host
-//! allowlist (`plugins.<capability>.allowed_hosts`) and the connection values of a
-//! connector's configuration (`host`, `port`, flags). Each capability maps
-//! [`BadValue`] into its own error type.
+//! allowlist (`plugins.<capability>.allowed_hosts`), the connection values of a
+//! connector's configuration (`host`, `port`, flags) and a job's session slots
+//! (`plugins.<capability>.max_sessions`). Each capability maps [`BadValue`] and
+//! [`slots::Full`] into its own error type.
 
 pub mod hosts;
+pub mod slots;
 pub mod values;
 
 pub use hosts::host_allowed;

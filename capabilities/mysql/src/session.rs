@@ -3,12 +3,13 @@
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::Arc;
 use std::time::Duration;
 
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Opts, OptsBuilder, Row, SslOpts};
 use tokio::sync::OwnedMutexGuard;
+use tributary_capability_common::slots::{Full, Slot, Slots};
 
 use super::policy::{bool_value, port_value, required, text_value};
 use super::rows::MysqlRows;
@@ -21,62 +22,35 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The sessions one job holds: at most `max` open at once. Clones share the count.
 #[derive(Debug, Clone)]
-pub struct SessionSlots(Arc<SlotsInner>);
-
-#[derive(Debug)]
-struct SlotsInner {
-    max: usize,
-    open: AtomicUsize,
-    /// Live sessions, to stop their statements when the host gives up.
-    live: Mutex<Vec<Weak<Shared>>>,
-}
+pub struct SessionSlots(Slots<Shared>);
 
 impl SessionSlots {
     /// Slots for one job.
     pub fn new(max: usize) -> Self {
-        SessionSlots(Arc::new(SlotsInner {
-            max: max.max(1),
-            open: AtomicUsize::new(0),
-            live: Mutex::new(Vec::new()),
-        }))
+        SessionSlots(Slots::new(max))
     }
 
     /// Sessions open now.
     pub fn open(&self) -> usize {
-        self.0.open.load(Ordering::SeqCst)
+        self.0.open()
     }
 
-    fn take(&self) -> Result<Slot, MysqlError> {
-        let max = self.0.max;
-        let taken = self
-            .0
-            .open
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
-                (n < max).then_some(n + 1)
-            });
-        match taken {
-            Ok(_) => Ok(Slot(self.clone())),
-            Err(_) => Err(MysqlError::local(format!(
+    fn take(&self) -> Result<Slot<Shared>, MysqlError> {
+        self.0.take().map_err(|Full { max }| {
+            MysqlError::local(format!(
                 "session limit reached: this job already holds {max} MySQL sessions (plugins.mysql.max_sessions)"
-            ))),
-        }
+            ))
+        })
     }
 
     fn register(&self, shared: &Arc<Shared>) {
-        if let Ok(mut live) = self.0.live.lock() {
-            live.retain(|w| w.strong_count() > 0);
-            live.push(Arc::downgrade(shared));
-        }
+        self.0.register(shared);
     }
 
     /// Stops what every live session of the job is running (`KILL QUERY` from a
     /// connection of its own: the session's connection is busy streaming).
     pub fn cancel_running(&self) {
-        let live = match self.0.live.lock() {
-            Ok(l) => l.iter().filter_map(Weak::upgrade).collect::<Vec<_>>(),
-            Err(_) => return,
-        };
-        for shared in live {
+        for shared in self.0.live() {
             if shared.busy.load(Ordering::SeqCst) > 0 {
                 spawn_kill(shared.opts.clone(), shared.id);
             }
@@ -101,16 +75,6 @@ fn spawn_kill(opts: Opts, id: u32) {
     });
 }
 
-/// One taken slot, given back when the connection is gone.
-#[derive(Debug)]
-struct Slot(SessionSlots);
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        self.0 .0.open.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
 /// What a session and the results it streams share: the connection (one result
 /// at a time: MySQL does not multiplex), how to stop what it runs, and the slot.
 #[derive(Debug)]
@@ -123,7 +87,7 @@ pub(crate) struct Shared {
     /// `(table, column)` pairs MariaDB declares JSON (its JSON is `LONGTEXT` with a
     /// `json_valid` check), read once per session.
     pub json_columns: HashSet<(String, String)>,
-    _slot: Slot,
+    _slot: Slot<Shared>,
 }
 
 impl Shared {

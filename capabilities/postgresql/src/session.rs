@@ -2,9 +2,10 @@
 //! the calls a plugin makes on it (structured discovery and scans, checked SQL).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::Arc;
 
 use tokio_postgres::{CancelToken, Client};
+use tributary_capability_common::slots::{Full, Slot, Slots};
 
 use super::connect::{self, Tls};
 use super::rows::{open_cursor, PgRows};
@@ -13,73 +14,36 @@ use super::{Param, PgError, PgGrant, Relation, RelationKind, SessionInfo};
 
 /// The sessions one job holds: at most `max` open at once. Clones share the count.
 #[derive(Debug, Clone)]
-pub struct SessionSlots(Arc<SlotsInner>);
-
-#[derive(Debug)]
-struct SlotsInner {
-    max: usize,
-    open: AtomicUsize,
-    /// Live sessions' connections, to cancel their statements when the host gives up.
-    live: Mutex<Vec<Weak<Handle>>>,
-}
+pub struct SessionSlots(Slots<Handle>);
 
 impl SessionSlots {
     /// Slots for one job.
     pub fn new(max: usize) -> Self {
-        SessionSlots(Arc::new(SlotsInner {
-            max: max.max(1),
-            open: AtomicUsize::new(0),
-            live: Mutex::new(Vec::new()),
-        }))
+        SessionSlots(Slots::new(max))
     }
 
     /// Sessions open now.
     pub fn open(&self) -> usize {
-        self.0.open.load(Ordering::SeqCst)
+        self.0.open()
     }
 
-    pub(crate) fn take(&self) -> Result<Slot, PgError> {
-        let max = self.0.max;
-        let taken = self
-            .0
-            .open
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
-                (n < max).then_some(n + 1)
-            });
-        match taken {
-            Ok(_) => Ok(Slot(self.clone())),
-            Err(_) => Err(PgError::local(format!(
+    pub(crate) fn take(&self) -> Result<Slot<Handle>, PgError> {
+        self.0.take().map_err(|Full { max }| {
+            PgError::local(format!(
                 "session limit reached: this job already holds {max} PostgreSQL sessions (plugins.postgresql.max_sessions)"
-            ))),
-        }
+            ))
+        })
     }
 
     fn register(&self, conn: &Arc<Handle>) {
-        if let Ok(mut live) = self.0.live.lock() {
-            live.retain(|w| w.strong_count() > 0);
-            live.push(Arc::downgrade(conn));
-        }
+        self.0.register(conn);
     }
 
     /// Cancels what every live session of the job is running.
     pub fn cancel_running(&self) {
-        let live = match self.0.live.lock() {
-            Ok(l) => l.iter().filter_map(Weak::upgrade).collect::<Vec<_>>(),
-            Err(_) => return,
-        };
-        for handle in live {
+        for handle in self.0.live() {
             handle.0.cancel_if_busy();
         }
-    }
-}
-
-/// One taken slot, given back when the connection is gone.
-#[derive(Debug)]
-pub(crate) struct Slot(SessionSlots);
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        self.0 .0.open.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -91,7 +55,7 @@ pub(super) struct Conn {
     tls: Tls,
     /// Statements sent and not seen to finish.
     busy: AtomicUsize,
-    _slot: Slot,
+    _slot: Slot<Handle>,
 }
 
 impl Conn {
