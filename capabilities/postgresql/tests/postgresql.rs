@@ -285,6 +285,24 @@ async fn rows_read_from_the_wire_equal_the_codec_batches() {
     assert!(direct[4].contains("Text(\"\\\\303\")"), "{}", direct[4]);
     assert!(direct[4].contains("Numeric(\"1.50\"), Null, Numeric(\"NaN\"), Numeric(\"-0.001\")"));
 
+    // The host writes `jsonb` as PostgreSQL sends it (WIT `shaping`): whatever
+    // whitespace the input had, the server's text is one value on one line.
+    let mut rows = s
+        .query(
+            "SELECT E'{\\n  \"k\": \"a\\\\nb\",\\n  \"n\": [1,\\n\\t2]\\n}'::jsonb AS j",
+            vec![],
+        )
+        .await
+        .expect("query");
+    let mut jsonb = Vec::new();
+    rows.next_each(10, |r| {
+        jsonb.push(format!("{:?}", r[0]));
+        Ok::<(), ()>(())
+    })
+    .await
+    .expect("fetch");
+    assert_eq!(jsonb, [r#"Jsonb("{\"k\": \"a\\nb\", \"n\": [1, 2]}")"#]);
+
     // The caller's error stops the batch and comes back as it was given.
     let mut rows = s.query(sql, vec![]).await.expect("query");
     let stopped = rows.next_each(10, |_| Err("no")).await;
